@@ -1,0 +1,41 @@
+"""Entry point: the click group, and the one place user errors become a message and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from modxfer.errors import ModxferError
+
+from .data_cmd import data
+from .tasks_cmd import tasks
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ModxferError as e:
+            click.secho(f"error: {e.problem}", fg="red", err=True)
+            if e.fix:
+                click.echo(f"  fix: {e.fix}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="modxfer")
+def cli():
+    """modxfer: modular cross-lingual transfer with adapters."""
+
+
+cli.add_command(tasks)
+cli.add_command(data)
+
+
+def main():
+    cli(prog_name="modxfer")
+
+
+if __name__ == "__main__":
+    main()
