@@ -9,6 +9,9 @@ class ModxferError(Exception):
         self.fix = fix
         super().__init__(problem if not fix else f"{problem}\n  fix: {fix}")
 
+    def __str__(self) -> str:  # KeyError subclasses would otherwise print the message quoted and escaped
+        return str(self.args[0])
+
 
 class UnknownTaskError(ModxferError, KeyError):
     pass

@@ -1,0 +1,112 @@
+"""Composition notation: how users write a model setup, parsed to ``adapters.composition`` and printed back.
+
+    xnli                     target adapter only (the baseline every gain is measured against)
+    mnli>xnli                Stack(mnli, xnli): intermediate adapter frozen, target adapter trained on top
+    mnli>qqp>xnli            a deeper stack
+    fuse(mnli,qqp,siqa)>xnli AdapterFusion over intermediate adapters, then the target adapter
+    full:mnli>xnli           STILTs: the whole encoder fine-tuned on mnli, then on xnli (no adapters)
+    full:xnli                the whole encoder fine-tuned on xnli only
+
+For a target without training data (Tatoeba retrieval) the target part names the task only: ``mnli>tatoeba`` means
+"evaluate tatoeba with the mnli adapter active".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+KINDS = ("target", "stack", "fusion", "full")
+_NAME = r"[a-z][a-z0-9_-]*"
+_FUSE = re.compile(rf"^fuse\(\s*({_NAME}(?:\s*,\s*{_NAME})+)\s*\)$")
+_SYNTAX = "write TARGET, INTER>TARGET, INTER>INTER>TARGET, fuse(A,B,...)>TARGET or full:[INTER>]TARGET"
+
+
+@dataclass(frozen=True)
+class Composition:
+    target: str
+    intermediates: tuple[str, ...] = ()
+    kind: str = "target"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown composition kind {self.kind!r}", f"use one of {', '.join(KINDS)}")
+        if self.kind == "fusion" and len(self.intermediates) < 2:
+            raise ConfigError("fusion needs at least two intermediate adapters", _SYNTAX)
+        if self.kind == "full" and len(self.intermediates) > 1:
+            raise ConfigError("full fine-tuning takes at most one intermediate task", "write full:INTER>TARGET")
+
+    @classmethod
+    def parse(cls, text: str | "Composition") -> "Composition":
+        if isinstance(text, Composition):
+            return text
+        s = str(text).strip().lower().replace(" ", "")
+        if not s:
+            raise ConfigError("empty composition", _SYNTAX)
+        full = s.startswith("full:")
+        if full:
+            s = s[len("full:"):]
+        parts = s.split(">")
+        if any(not p for p in parts):
+            raise ConfigError(f"cannot parse composition {text!r}: empty part around '>'", _SYNTAX)
+        target = parts[-1]
+        if not re.fullmatch(_NAME, target):
+            raise ConfigError(f"cannot parse composition {text!r}: bad target {target!r}", _SYNTAX)
+        inters = parts[:-1]
+        if len(inters) == 1 and (m := _FUSE.match(inters[0])):
+            if full:
+                raise ConfigError(f"cannot parse composition {text!r}: full fine-tuning has no fusion", _SYNTAX)
+            names = tuple(n.strip() for n in m.group(1).split(","))
+            if len(set(names)) != len(names):
+                raise ConfigError(f"composition {text!r} fuses the same adapter twice", "list each adapter once")
+            return cls(target, names, "fusion")
+        for p in inters:
+            if not re.fullmatch(_NAME, p):
+                raise ConfigError(f"cannot parse composition {text!r}: bad part {p!r}", _SYNTAX)
+        if target in inters or len(set(inters)) != len(inters):
+            raise ConfigError(f"composition {text!r} uses a task twice", "list each task once")
+        if full:
+            return cls(target, tuple(inters), "full")
+        return cls(target, tuple(inters), "stack" if inters else "target")
+
+    def __str__(self) -> str:
+        if self.kind == "fusion":
+            return f"fuse({','.join(self.intermediates)})>{self.target}"
+        body = ">".join((*self.intermediates, self.target))
+        return f"full:{body}" if self.kind == "full" else body
+
+    @property
+    def slug(self) -> str:
+        """A file- and module-safe name for this composition (adapter names cannot contain '.')."""
+        return re.sub(r"[^a-z0-9]+", "_", str(self)).strip("_")
+
+    def target_adapter_name(self) -> str:
+        return self.target if self.kind == "target" else f"{self.target}__on__{self.slug}"
+
+    def active_setup(self, with_target: bool = True):
+        """The ``adapters.composition`` block to activate (``None`` for full fine-tuning or a bare backbone)."""
+        from adapters.composition import Fuse, Stack
+
+        if self.kind == "full":
+            return None
+        tgt = [self.target_adapter_name()] if with_target else []
+        if self.kind == "fusion":
+            return Stack(Fuse(*self.intermediates), *tgt)
+        names = [*self.intermediates, *tgt]
+        if not names:
+            return None
+        return names[0] if len(names) == 1 else Stack(*names)
+
+    def validate(self) -> "Composition":
+        """Check every task exists and plays its role: intermediates train in English, the target is a task."""
+        from .tasks import get_task
+
+        get_task(self.target)
+        for name in self.intermediates:
+            task = get_task(name)
+            if "train" not in task.splits:
+                raise ConfigError(f"{name!r} has no training data, so it cannot be an intermediate adapter",
+                                  "use a task with English training data (see `modxfer tasks`)")
+        return self

@@ -1,0 +1,96 @@
+"""The adapter model around a backbone: one loaded template per process, heads per head type, and decoding.
+
+Every composition starts from a copy of the same in-memory template, so the backbone is read from disk once per
+process however many adapters are swapped in and out.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from functools import lru_cache
+
+import torch
+
+from .backbone import Backbone, load_backbone
+from .tasks import Task
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def backbone(name: str) -> Backbone:
+    return load_backbone(name)
+
+
+@lru_cache(maxsize=2)
+def _template(path: str):
+    from adapters import AutoAdapterModel
+
+    transformers_log = logging.getLogger("transformers.modeling_utils")
+    level = transformers_log.level
+    transformers_log.setLevel(logging.ERROR)  # the pooler is deliberately absent; don't warn about it
+    try:
+        model = AutoAdapterModel.from_pretrained(path)
+    finally:
+        transformers_log.setLevel(level)
+    return model.eval()
+
+
+def fresh_model(bb: Backbone):
+    """A new adapter model with the backbone's weights and no adapters or heads."""
+    return copy.deepcopy(_template(bb.path))
+
+
+def add_head(model, task: Task, name: str) -> None:
+    if task.head == "classification":
+        model.add_classification_head(name, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)))
+    elif task.head == "multiple_choice":
+        model.add_multiple_choice_head(name, num_choices=task.num_choices)
+    elif task.head == "tagging":
+        model.add_tagging_head(name, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)))
+    elif task.head == "extractive_qa":
+        model.add_qa_head(name)
+    else:
+        raise ValueError(f"task {task.name} ({task.head}) has no trainable head")
+
+
+def forward(model, batch: dict[str, torch.Tensor], head: str):
+    return model(**batch, head=head)
+
+
+def decode(task: Task, out, features: list[dict]) -> list:
+    """Turn one batch's outputs into per-feature predictions (label indices, tag lists, or QA logits)."""
+    if task.head in ("classification", "multiple_choice"):
+        return out.logits.float().argmax(-1).tolist()
+    if task.head == "tagging":
+        pred = out.logits.float().argmax(-1).tolist()
+        res = []
+        for p, f in zip(pred, features):
+            tags = [task.labels[p[pos]] for pos in f["word_starts"]]
+            # Words cut off by truncation get the first label ("O" for NER) so sequences keep their length.
+            res.append(tags + [task.labels[0]] * (f["n_words"] - len(tags)))
+        return res
+    if task.head == "extractive_qa":
+        s, e = out.start_logits.float(), out.end_logits.float()
+        return [(s[i, : len(f["input_ids"])].tolist(), e[i, : len(f["input_ids"])].tolist()) for i, f in enumerate(features)]
+    raise ValueError(task.head)
+
+
+def best_span(features: list[dict], logits: list[tuple[list, list]], rows: list[dict], n_best: int = 20,
+              max_answer_length: int = 30) -> dict[str, str]:
+    """SQuAD post-processing: the highest start+end score over all windows of each question."""
+    best: dict[int, tuple[float, str]] = {}
+    for f, (start, end) in zip(features, logits):
+        offsets = f["offsets"]
+        s_idx = sorted(range(len(start)), key=lambda i: -start[i])[:n_best]
+        e_idx = sorted(range(len(end)), key=lambda i: -end[i])[:n_best]
+        ctx = rows[f["example"]]["context"]
+        for s in s_idx:
+            for e in e_idx:
+                if offsets[s] is None or offsets[e] is None or e < s or e - s + 1 > max_answer_length:
+                    continue
+                score = start[s] + end[e]
+                if f["example"] not in best or score > best[f["example"]][0]:
+                    best[f["example"]] = (score, ctx[offsets[s][0]: offsets[e][1]])
+    return {rows[i]["id"]: best.get(i, (0.0, ""))[1] for i in range(len(rows))}
