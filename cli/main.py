@@ -9,7 +9,10 @@ import click
 from modxfer.errors import ModxferError
 
 from .data_cmd import data
+from .sweep_cmd import sweep
+from .evaluate_cmd import evaluate
 from .tasks_cmd import tasks
+from .train_cmd import train
 
 
 class _Group(click.Group):
@@ -31,6 +34,9 @@ def cli():
 
 cli.add_command(tasks)
 cli.add_command(data)
+cli.add_command(sweep)
+cli.add_command(train)
+cli.add_command(evaluate)
 
 
 def main():

@@ -1,0 +1,163 @@
+"""`modxfer sweep`: plan, run (and resume), inspect and export a grid of train and eval cells."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from modxfer.errors import ModxferError
+
+
+@click.group()
+def sweep():
+    """Run a study (intermediates x compositions x targets x languages x noise x seeds) from a YAML config."""
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+@sweep.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--cells", "list_cells", is_flag=True, help="Also list every cell with what it needs.")
+def plan(config, list_cells):
+    """Print the grid, the number of cells and a cost estimate; runs nothing."""
+    from modxfer.languages import get
+    from modxfer.sweeps import build_plan, estimate, load_config
+
+    cfg = load_config(config)
+    p = build_plan(cfg)
+    est = estimate(p)
+    out = Console()
+    out.print(f"[bold]{cfg.name}[/bold]: backbone {cfg.backbone}, output {cfg.output}")
+    out.print(f"intermediates: {', '.join(cfg.intermediates) or '-'}")
+    out.print(f"noise: {', '.join(cfg.noise)}    seeds: {', '.join(map(str, cfg.seeds))}    precision: {cfg.precision}")
+    out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs, "
+              f"{cfg.eval_examples or 'all'} eval examples per language and noise setting")
+    t = Table(title="grid")
+    for col in ("target", "compositions", "languages (family)"):
+        t.add_column(col)
+    for target in cfg.targets:
+        langs = ", ".join(f"{lang} ({_family(get, lang)})" for lang in target.languages)
+        t.add_row(target.task, "\n".join(str(c) for c in cfg.compositions_for(target.task)), langs)
+    out.print(t)
+    if list_cells:
+        cells = Table(title="cells, in run order")
+        for col in ("cell", "needs"):
+            cells.add_column(col)
+        for c in p.cells:
+            cells.add_row(c.id, ", ".join(c.needs))
+        out.print(cells)
+    out.print(f"cells: {est['train_cells']} train + {est['eval_cells']} eval = {len(p.cells)}")
+    scale = "" if est["scale"] == 1.0 else f", scaled x{est['scale']:.3g} for this backbone's size"
+    out.print(f"estimated cost: {est['train_examples']} training examples ({_duration(est['train_seconds'])}), "
+              f"{est['eval_examples']} evaluated examples ({_duration(est['eval_seconds'])}); about "
+              f"{_duration(est['seconds'])} on one 2-core CPU with the local executor "
+              f"(constants in modxfer/sweeps/plan.py{scale})")
+
+
+def _family(get, lang: str) -> str:
+    try:
+        return get(lang).family
+    except ModxferError:
+        return "?"
+
+
+@sweep.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: one process, backbone loaded once; ray: cells as Ray tasks.")
+@click.option("--address", default=None, help="Ray cluster to join (e.g. auto); default: start Ray locally.")
+@click.option("--retry-failed", is_flag=True, help="Run cells that failed in an earlier run again.")
+@click.option("--quiet", "-q", is_flag=True, help="No live view: one log line per finished cell.")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="Run directory (overrides the config's output).")
+def run(config, executor, address, retry_failed, quiet, output):
+    """Run the sweep; rerun the same command to resume after an interruption."""
+    from modxfer.sweeps import load_config, load_results, run_sweep, summary_tables
+
+    if address is not None and executor != "ray":
+        raise ModxferError("--address is for the ray executor", "add --executor ray, or drop --address")
+    cfg = load_config(config, output=output)
+    try:
+        summary = run_sweep(cfg, executor=executor, address=address, retry_failed=retry_failed, quiet=quiet)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted; run the same command again to resume ({cfg.output})", err=True)
+        raise SystemExit(130)
+    out = Console()
+    df = load_results(cfg.output)
+    if not df.empty:
+        for t in summary_tables(df):
+            out.print(t)
+    out.print(f"{summary.done}/{summary.total} cells done ({summary.ran} run now, {_duration(summary.seconds)}); "
+              f"{summary.failed} failed, {summary.blocked} blocked. Results: {cfg.output}/sweep.db")
+    if summary.failed or summary.blocked:
+        out.print(f"see the errors with `modxfer sweep status {cfg.output}`; rerun them with --retry-failed")
+        raise SystemExit(1)
+
+
+@sweep.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--errors/--no-errors", "show_errors", default=True, help="Show the full error of each failed cell.")
+def status(run_dir, show_errors):
+    """Progress of a run: cells per status, what is running, failures and their errors."""
+    from modxfer.sweeps import Store
+
+    out = Console()
+    with Store(run_dir) as store:
+        counts = store.counts()
+        cells = store.cells()
+        name = store.meta("name")
+    t = Table(title=f"{name or run_dir}: cells")
+    t.add_column("kind")
+    for s in ("done", "running", "pending", "failed", "blocked", "total"):
+        t.add_column(s, justify="right")
+    for kind, c in counts.items():
+        t.add_row(kind, *(str(c[s]) for s in ("done", "running", "pending", "failed", "blocked")), str(sum(c.values())))
+    out.print(t)
+    finished = [c for c in cells if c["status"] == "done" and c["seconds"] is not None]
+    left = [c for c in cells if c["status"] in ("pending", "running")]
+    if finished and left:
+        per = {k: [c["seconds"] for c in finished if c["kind"] == k] for k in ("train", "eval")}
+        mean = {k: sum(v) / len(v) for k, v in per.items() if v}
+        eta = sum(mean.get(c["kind"], max(mean.values())) for c in left)
+        out.print(f"about {_duration(eta)} of work left (mean time of finished cells per kind)")
+    for c in cells:
+        if c["status"] == "running":
+            since = time.time() - (c["started"] or time.time())
+            out.print(f"[yellow]running[/yellow] {c['id']} on {c['worker']} for {_duration(since)} "
+                      "(if no sweep is running, the next run redoes it)")
+    failed = [c for c in cells if c["status"] == "failed"]
+    for c in failed:
+        err = c["error"] or ""
+        out.print(f"[red]failed[/red] {c['id']} (attempt {c['attempts']}):")
+        out.print(err.rstrip() if show_errors else err.strip().splitlines()[-1], markup=False, highlight=False)
+    blocked = [c for c in cells if c["status"] == "blocked"]
+    if blocked:
+        reasons = {}
+        for c in blocked:
+            reasons.setdefault(c["error"], []).append(c["id"])
+        for reason, ids in reasons.items():
+            out.print(f"[magenta]blocked[/magenta] {len(ids)} cell(s): {reason}", markup=True, highlight=False)
+    if failed or blocked:
+        out.print("rerun failed cells with `modxfer sweep run CONFIG --retry-failed`")
+
+
+@sweep.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: RUN_DIR/results.FORMAT).")
+def export(run_dir, fmt, output):
+    """Write the results table (one row per cell x language x noise setting) as CSV or Parquet."""
+    from modxfer.sweeps import export as export_results
+    from modxfer.sweeps import load_results
+
+    path = export_results(run_dir, fmt, output)
+    n = len(load_results(run_dir))
+    click.echo(f"wrote {n} rows to {path}")
