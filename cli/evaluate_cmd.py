@@ -24,7 +24,7 @@ from .options import data_dir_option, training_options
 @click.option("--store", type=click.Path(file_okay=False), default=None, envvar="MODXFER_STORE")
 @click.option("--quiet", is_flag=True)
 def evaluate(composition, task, languages, noise, eval_examples, layer, out, data_dir, store, quiet, examples,
-             base, precision, batch_size, **settings):
+             base, precision, **settings):
     """Evaluate COMPOSITION (e.g. "mnli>xnli") zero-shot; the training options name the trained artifacts."""
     from modxfer.composition import Composition
     from modxfer.evaluation import Evaluator

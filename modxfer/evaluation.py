@@ -179,8 +179,8 @@ class Evaluator:
         comp.validate()
         langs = self._languages(task_obj, languages)
         specs = parse_specs(noise) if isinstance(noise, str) else [parse_specs(str(n))[0] for n in noise]
-        settings = TrainSettings(examples=train_examples, seed=seed, precision=self.precision, base=self.base,
-                                 **train_settings)
+        train_settings.setdefault("precision", self.precision)
+        settings = TrainSettings(examples=train_examples, seed=seed, base=self.base, **train_settings)
         pieces = self.artifacts_for(comp, settings)
         model, head = self.model_for(comp, pieces)
         result = EvalResult()

@@ -18,6 +18,16 @@ from .tasks import Task
 log = logging.getLogger(__name__)
 
 
+class _NoIdleAdapterWarning(logging.Filter):
+    """adapters warns "none are activated" from inside set_active_adapters itself, before the setup is active."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "none are activated" not in record.getMessage()
+
+
+logging.getLogger("adapters.model_mixin").addFilter(_NoIdleAdapterWarning())
+
+
 @lru_cache(maxsize=4)
 def backbone(name: str) -> Backbone:
     return load_backbone(name)

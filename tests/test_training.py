@@ -1,0 +1,185 @@
+"""Every composition kind on a tiny random backbone: what trains, what is frozen, what is saved and reloaded."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from modxfer import artifacts as art
+from modxfer.composition import Composition
+from modxfer.errors import AdapterMismatchError, ConfigError, ModxferError
+from modxfer.evaluation import Evaluator
+from modxfer.inference import predict
+from modxfer.tasks import get_task
+from modxfer.training import TrainSettings, _build, _fit, _Plan, train, train_key
+from modxfer_cli.main import cli
+
+FAST = dict(examples=48, batch_size=16, epochs=1.0)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return tmp_path / "store"
+
+
+def _tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_target_only_adapter_trains_only_adapter_and_head(tiny_base, store):
+    a = train("mnli", base=tiny_base, store=store, progress=False, **FAST)
+    assert a.kind == "target" and (a.path / "adapter" / "adapter.safetensors").is_file()
+    assert (a.path / "head" / "model_head.safetensors").is_file()
+    assert not list(a.path.rglob("*.bin")) and not list(a.path.rglob("*.pt"))  # no pickle anywhere
+    card = a.card
+    assert card["base"]["hidden_size"] == 32 and card["data"]["examples"] == 48
+    assert card["adapter_config"]["name"] == "seq_bn" and card["steps"] == 3 and card["seed"] == 0
+    assert 0 < card["trainable_parameters"] < 5000  # bottleneck + head, not the 40k-parameter encoder
+    assert "accuracy" in card["metrics"]["validation"]
+    assert set(card["library_versions"]) >= {"torch", "transformers", "adapters", "modxfer"}
+
+
+def test_same_request_is_reused_not_retrained(tiny_base, store):
+    a = train("mnli", base=tiny_base, store=store, progress=False, **FAST)
+    stamp = (a.path / "card.json").stat().st_mtime_ns
+    b = train("mnli", base=tiny_base, store=store, progress=False, **FAST)
+    assert b.path == a.path and (b.path / "card.json").stat().st_mtime_ns == stamp
+    assert train_key("mnli", base=tiny_base, **FAST) == a.key
+    assert train_key("mnli", base=tiny_base, **{**FAST, "seed": 1}) != a.key
+
+
+def test_stack_freezes_the_intermediate(tiny_base, store):
+    inter = train("mnli", base=tiny_base, store=store, progress=False, **FAST)
+    before = _tensors(inter.path / "adapter" / "adapter.safetensors")
+    tgt = train("xnli", on=["mnli"], base=tiny_base, store=store, progress=False, **FAST)
+    after = _tensors(inter.path / "adapter" / "adapter.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert tgt.card["depends_on"] == [inter.key] and tgt.card["composition"] == "mnli>xnli"
+    plan = _Plan(Composition.parse("mnli>xnli"), TrainSettings(base=tiny_base, **FAST), None, store)
+    model, head, n = _build(plan, [inter])
+    frozen = [n_ for n_, p in model.named_parameters() if inter.adapter_name in n_ and p.requires_grad]
+    assert frozen == [] and n == tgt.card["trainable_parameters"]
+    assert str(model.active_adapters) == f"Stack[{inter.adapter_name}, {head}]"
+
+
+def test_fusion_trains_fusion_layer_and_target(tiny_base, store):
+    fused = train("xnli", on=["mnli", "snli"], fuse=True, base=tiny_base, store=store, progress=False, **FAST)
+    stacked = train("xnli", on=["mnli"], base=tiny_base, store=store, progress=False, **FAST)
+    assert (fused.path / "fusion" / "model_adapter_fusion.safetensors").is_file()
+    assert fused.card["trainable_parameters"] > stacked.card["trainable_parameters"]
+    assert len(fused.card["depends_on"]) == 2
+
+
+def test_full_fine_tuning_stilts(tiny_base, store):
+    stilts = train("xnli", on=["mnli"], full=True, base=tiny_base, store=store, progress=False, **FAST)
+    first = art.find(store, "mnli", stilts.card["depends_on"][0])
+    assert first.kind == "full" and stilts.card["composition"] == "full:mnli>xnli"
+    enc0, enc1 = _tensors(first.path / "model.safetensors"), _tensors(stilts.path / "model.safetensors")
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(enc0[key], enc1[key])  # the encoder itself moved during target training
+    assert stilts.card["trainable_parameters"] > 40000
+
+
+def test_fp32_training_is_deterministic(tiny_base, tmp_path):
+    a = train("mnli", base=tiny_base, store=tmp_path / "a", progress=False, precision="fp32", **FAST)
+    b = train("mnli", base=tiny_base, store=tmp_path / "b", progress=False, precision="fp32", **FAST)
+    wa, wb = _tensors(a.path / "adapter/adapter.safetensors"), _tensors(b.path / "adapter/adapter.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.card["metrics"] == b.card["metrics"] and a.card["final_loss"] == b.card["final_loss"]
+
+
+@pytest.mark.parametrize("comp,task", [("siqa>xcopa", "xcopa"), ("panx-en>panx", "panx"), ("squad>mlqa", "mlqa"),
+                                       ("fuse(mnli,snli)>xnli", "xnli"), ("full:mnli>xnli", "xnli")])
+def test_round_trip_save_load_gives_identical_predictions(tiny_base, store, comp, task):
+    c = Composition.parse(comp)
+    from modxfer.training import _dependencies, _run, _seed_everything
+
+    settings = TrainSettings(base=tiny_base, precision="fp32", **FAST)
+    deps = [_run(_Plan(d, settings, None, store), progress=False, force=False) for d in _dependencies(c)]
+    plan = _Plan(c, settings, None, store)
+    _seed_everything(settings.seed)
+    model, head, _ = _build(plan, deps)
+    _fit(model, plan, head, progress=False)
+    t = get_task(task)
+    rows = t.load("test", "de" if task != "xcopa" else "it", limit=12).to_list()
+    in_memory = predict(model, t, rows, head, tokenizer=plan.bb.tokenizer, precision="fp32")
+    train(task, on=c.intermediates, fuse=c.kind == "fusion", full=c.kind == "full", base=tiny_base, store=store,
+          progress=False, precision="fp32", **FAST)
+    ev = Evaluator(tiny_base, precision="fp32", store=store)
+    m2, h2 = ev.model_for(c, ev.artifacts_for(c, settings))
+    assert predict(m2, t, rows, h2, tokenizer=plan.bb.tokenizer, precision="fp32") == in_memory
+
+
+def test_retrieval_with_and_without_an_intermediate(tiny_base, store):
+    train("mnli", base=tiny_base, store=store, progress=False, **FAST)
+    ev = Evaluator(tiny_base, store=store)
+    bare = ev.evaluate("tatoeba", languages="deu,cmn", examples=40, progress=False, train_examples=48, batch_size=16)
+    stacked = ev.evaluate("mnli>tatoeba", languages="deu,cmn", examples=40, progress=False, train_examples=48,
+                          batch_size=16)
+    assert [r["lang"] for r in bare.rows] == ["deu", "cmn"]
+    for r in bare.rows + stacked.rows:
+        assert 0 <= r["metrics"]["accuracy"] <= 100 and "accuracy_en_to_xx" in r["metrics"] and r["n"] == 40
+    # The adapter changes the representations, hence (almost surely) the retrieval scores.
+    model_bare, _ = ev.model_for(Composition.parse("tatoeba"), [])
+    assert bare.rows[0]["artifacts"] == [] and len(stacked.rows[0]["artifacts"]) == 1
+
+
+def test_evaluate_rows_and_predictions_file(tiny_base, store, tmp_path):
+    train("xnli", on=["mnli"], base=tiny_base, store=store, progress=False, **FAST)
+    res = Evaluator(tiny_base, store=store).evaluate("mnli>xnli", languages=["de", "zh"], noise=["clean", "typo:0.2"],
+                                                     examples=20, out_dir=tmp_path / "out", progress=False,
+                                                     train_examples=48, batch_size=16)
+    assert [(r["lang"], r["noise"]) for r in res.rows] == [("de", "clean"), ("zh", "clean"), ("de", "typo:0.2"),
+                                                           ("zh", "typo:0.2")]
+    assert all(r["metric"] == "accuracy" and r["n"] == 20 for r in res.rows)
+    lines = (tmp_path / "out/predictions/mnli_xnli/xnli/de.clean.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == 20 and first["prediction"] in ("entailment", "neutral", "contradiction")
+    assert res.to_pandas().shape[0] == 4
+
+
+def test_missing_artifact_and_mismatched_backbone(tiny_base, store, tmp_path):
+    with pytest.raises(ModxferError, match="no trained artifact for mnli") as e:
+        Evaluator(tiny_base, store=store).evaluate("mnli>xnli", languages="de", examples=5, progress=False)
+    assert "modxfer train mnli" in e.value.fix
+    a = train("mnli", base=tiny_base, store=store, progress=False, **FAST)
+    with pytest.raises(AdapterMismatchError, match="trained on backbone"):
+        art.load(a.path).check_backbone("0" * 64, 32, "other-model")
+    with pytest.raises(AdapterMismatchError, match="hidden size 32"):
+        art.load(a.path).check_backbone(a.card["base"]["weights_hash"], 768, "xlm-roberta-base")
+
+
+def test_bad_settings(tiny_base, store):
+    with pytest.raises(ConfigError, match="unknown adapter config 'nope'"):
+        train("mnli", base=tiny_base, store=store, config="nope", progress=False, **{**FAST})
+    with pytest.raises(ConfigError, match="examples must be positive"):
+        train("mnli", base=tiny_base, store=store, progress=False, **{**FAST, "examples": 0})
+    with pytest.raises(ConfigError, match="fusion needs at least two"):
+        train("xnli", on=["mnli"], fuse=True, base=tiny_base, store=store, progress=False, **FAST)
+    with pytest.raises(ConfigError, match="has no training data"):
+        train("tatoeba", base=tiny_base, store=store, progress=False, **FAST)
+
+
+def test_lora_config_works(tiny_base, store):
+    a = train("mnli", base=tiny_base, store=store, config="lora", progress=False, **FAST)
+    assert a.card["adapter_config"]["architecture"] == "lora"
+
+
+def test_cli_train_and_evaluate(tiny_base, store, tmp_path):
+    runner = CliRunner()
+    opts = ["--base", tiny_base, "--examples", "48", "--batch-size", "16", "--store", str(store)]
+    res = runner.invoke(cli, ["train", "xnli", "--on", "mnli", "--quiet", *opts])
+    assert res.exit_code == 0, res.output
+    assert "mnli>xnli" in res.output
+    res = runner.invoke(cli, ["evaluate", "mnli>xnli", "--languages", "de,fr", "--eval-examples", "16", "--quiet",
+                              "--out", str(tmp_path / "ev"), *opts])
+    assert res.exit_code == 0, res.output
+    rows = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert [r["lang"] for r in rows] == ["de", "fr"] and "avg" in res.output
+    res = runner.invoke(cli, ["evaluate", "mnli>xnli", "--languages", "xx", *opts])
+    assert res.exit_code == 2 and "no data for language 'xx'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(cli, ["train", "xnli", "--on", "mnli", "--fuse", *opts])
+    assert res.exit_code == 2 and "fusion needs at least two" in res.output
