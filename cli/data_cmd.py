@@ -41,3 +41,19 @@ def check(data_dir, task_names):
         click.secho(f"{bad} split(s) failed the check", fg="red", err=True)
         sys.exit(2)
     click.echo(f"all {sum(r.ok for r in reports)} splits ok")
+
+
+@data.command("fetch")
+@click.argument("task_name")
+@click.option("--languages", default="", help="Comma-separated language codes (target tasks).")
+@data_dir_option
+def fetch(task_name, languages, data_dir):
+    """Download TASK from the Hugging Face Hub into the data directory, in the layout modxfer reads (online only)."""
+    from pathlib import Path
+
+    from modxfer.tasks.fetch import fetch as run
+
+    root = Path(data_dir) if data_dir else resolve_data_dir(None)
+    written = run(task_name, root, [l for l in languages.split(",") if l])
+    for p in written:
+        click.echo(f"wrote {p}")

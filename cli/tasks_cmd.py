@@ -22,7 +22,7 @@ def tasks(data_dir, role):
     for col in ("task", "role", "head", "metric", "languages", "train", "test examples (per language)"):
         table.add_column(col, overflow="fold")
     for t in list_tasks(role):
-        if t.needs_hub:
+        if t.needs_hub and not t.available(root):
             table.add_row(t.name, t.role, t.head, t.metric, "en", "-", f"needs Hub data: modxfer data fetch {t.name}")
             continue
         try:

@@ -124,7 +124,8 @@ class Task:
         return datasets.Dataset.from_list(rows)
 
     def rows(self, split: str, lang: str | None = None, *, data_dir: str | os.PathLike | None = None) -> list[dict]:
-        if self.needs_hub:
+        root = resolve_data_dir(data_dir)
+        if self.needs_hub and not self.available(root):
             raise DataError(
                 f"task {self.name!r} has no offline data ({self.description})",
                 f"online, run `modxfer data fetch {self.name}` to write it into the data directory",
@@ -134,7 +135,6 @@ class Task:
                 f"task {self.name!r} has no {split!r} split; it has: {', '.join(self.splits)}",
                 "pick one of those splits",
             )
-        root = resolve_data_dir(data_dir)
         if lang is None:
             lang = "en" if split not in PER_LANGUAGE_SPLITS or "en" in self.languages(root) else self.languages(root)[0]
         if split in PER_LANGUAGE_SPLITS:
@@ -145,6 +145,13 @@ class Task:
                 "use lang='en' (zero-shot transfer evaluates other languages on the 'test' split)",
             )
         return [dict(r) for r in _cached_rows(self, split, lang, str(root.resolve()))]
+
+    def available(self, data_dir_=None) -> bool:
+        """Whether the data is on disk (tasks not shipped offline have ``files`` that ``data fetch`` writes)."""
+        if self.needs_hub and not self.files:
+            return False
+        root = resolve_data_dir(data_dir_)
+        return all((root / f).is_file() for f in self.files)
 
     def size(self, split: str, lang: str = "en", data_dir_=None) -> int:
         return len(self.rows(split, lang, data_dir=data_dir_))

@@ -246,9 +246,18 @@ def _tatoeba(split: str, root: Path, lang: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the registry
-def _hub_only(name: str, head: str, what: str, hub: HubSource, **kw) -> Task:
-    return Task(name=name, role="intermediate", head=head, metric="accuracy", description=what, loaders={"train": None},
-                needs_hub=True, hub=hub, **kw)
+def _hellaswag(split: str, root: Path, lang: str) -> list[dict]:
+    rel = "en_intermediate/hellaswag/validation.jsonl"
+    path = root / rel
+    rows = []
+    for r in readers.read_jsonl(path):
+        try:
+            rows.append({"id": f"{rel}:{r['_line']}", "context": r["ctx"], "question": "", "choices": list(r["endings"]),
+                         "label": int(r["label"])})
+        except (KeyError, ValueError, TypeError) as e:
+            raise DataError(f"malformed data in {path}:{r['_line']}: bad or missing field ({e})",
+                            "re-create it with `modxfer data fetch hellaswag`") from None
+    return _train_val(rows, "hellaswag", split)
 
 
 def _build() -> dict[str, Task]:
@@ -286,10 +295,13 @@ def _build() -> dict[str, Task]:
     T.append(Task("panx-en", "intermediate", "tagging", "seqeval", "WikiANN English NER",
                   {s: partial(_tagging_train, "panx", NER, "intermediate", s) for s in tv}, labels=NER,
                   partition="50% of panx/train-en sentences", hub=HubSource("google/xtreme", "PAN-X.en", "train")))
-    T.append(_hub_only("hellaswag", "multiple_choice", "HellaSwag: licensed data, not shipped offline",
-                       HubSource("Rowan/hellaswag", None, "validation"), num_choices=4))
+    T.append(Task("hellaswag", "intermediate", "multiple_choice", "accuracy",
+                  "HellaSwag (commonsense NLI); not shipped offline: `modxfer data fetch hellaswag` online",
+                  {s: partial(_hellaswag, s) for s in tv}, num_choices=4, needs_hub=True,
+                  files=("en_intermediate/hellaswag/validation.jsonl",), partition="HellaSwag validation",
+                  hub=HubSource("Rowan/hellaswag", None, "validation")))
     T.append(Task("ccg", "intermediate", "tagging", "seqeval", "CCGbank supertagging: licensed (LDC), not shipped offline; udpos-en stands in",
-                  {"train": None}, labels=None, needs_hub=True))
+                  {"train": None}, labels=None, needs_hub=True))  # no public source: never available offline
     # XTREME-R targets
     T.append(Task("xnli", "target", "classification", "accuracy", "XNLI (cross-lingual NLI)",
                   {"train": partial(_mnli_part, "xnli", "train"), "validation": partial(_mnli_part, "xnli", "validation"),
