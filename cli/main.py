@@ -11,6 +11,7 @@ from modxfer.errors import ModxferError
 from .data_cmd import data
 from .sweep_cmd import sweep
 from .evaluate_cmd import evaluate
+from .noise_cmd import noise
 from .tasks_cmd import tasks
 from .train_cmd import train
 
@@ -37,6 +38,7 @@ cli.add_command(data)
 cli.add_command(sweep)
 cli.add_command(train)
 cli.add_command(evaluate)
+cli.add_command(noise)
 
 
 def main():

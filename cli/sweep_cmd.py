@@ -40,10 +40,13 @@ def plan(config, list_cells):
     out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs, "
               f"{cfg.eval_examples or 'all'} eval examples per language and noise setting")
     t = Table(title="grid")
-    for col in ("target", "compositions", "languages (family)"):
+    for col in ("target", "compositions", "languages by family"):
         t.add_column(col)
     for target in cfg.targets:
-        langs = ", ".join(f"{lang} ({_family(get, lang)})" for lang in target.languages)
+        families: dict[str, list[str]] = {}
+        for lang in target.languages:
+            families.setdefault(_family(get, lang), []).append(lang)
+        langs = "\n".join(f"{fam}: {', '.join(codes)}" for fam, codes in families.items())
         t.add_row(target.task, "\n".join(str(c) for c in cfg.compositions_for(target.task)), langs)
     out.print(t)
     if list_cells:
@@ -103,10 +106,11 @@ def run(config, executor, address, retry_failed, quiet, output):
 
 @sweep.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--errors/--no-errors", "show_errors", default=True, help="Show the full error of each failed cell.")
-def status(run_dir, show_errors):
+@click.option("--traceback", "show_traceback", is_flag=True, help="Show the full traceback of each failed cell.")
+def status(run_dir, show_traceback):
     """Progress of a run: cells per status, what is running, failures and their errors."""
     from modxfer.sweeps import Store
+    from modxfer.sweeps.store import lock_holder
 
     out = Console()
     with Store(run_dir) as store:
@@ -120,32 +124,39 @@ def status(run_dir, show_errors):
     for kind, c in counts.items():
         t.add_row(kind, *(str(c[s]) for s in ("done", "running", "pending", "failed", "blocked")), str(sum(c.values())))
     out.print(t)
-    finished = [c for c in cells if c["status"] == "done" and c["seconds"] is not None]
-    left = [c for c in cells if c["status"] in ("pending", "running")]
+    finished = [c for c in cells if c["status"] == "done" and c["seconds"] is not None and c["estimate"]]
+    left = [c for c in cells if c["status"] in ("pending", "running") and c["estimate"]]
     if finished and left:
-        per = {k: [c["seconds"] for c in finished if c["kind"] == k] for k in ("train", "eval")}
-        mean = {k: sum(v) / len(v) for k, v in per.items() if v}
-        eta = sum(mean.get(c["kind"], max(mean.values())) for c in left)
-        out.print(f"about {_duration(eta)} of work left (mean time of finished cells per kind)")
+        # The plan's per-cell estimates, scaled by how fast this machine has actually been so far.
+        pace = sum(c["seconds"] for c in finished) / sum(c["estimate"] for c in finished)
+        eta = pace * sum(c["estimate"] for c in left)
+        out.print(f"about {_duration(eta)} of work left ({pace:.2g}x the plan's estimate so far)")
+    holder = lock_holder(run_dir)
+    out.print(f"a sweep is running here ({holder})" if holder else "no sweep is running here now")
     for c in cells:
         if c["status"] == "running":
             since = time.time() - (c["started"] or time.time())
-            out.print(f"[yellow]running[/yellow] {c['id']} on {c['worker']} for {_duration(since)} "
-                      "(if no sweep is running, the next run redoes it)")
+            if holder:
+                out.print(f"[yellow]running[/yellow] {c['id']} on {c['worker']} for {_duration(since)}")
+            else:
+                out.print(f"[yellow]interrupted[/yellow] {c['id']} (its run was stopped; the next run redoes it)")
     failed = [c for c in cells if c["status"] == "failed"]
     for c in failed:
         err = c["error"] or ""
         out.print(f"[red]failed[/red] {c['id']} (attempt {c['attempts']}):")
-        out.print(err.rstrip() if show_errors else err.strip().splitlines()[-1], markup=False, highlight=False)
+        lines = err.strip().splitlines() or ["(no error recorded)"]
+        # soft_wrap: error text stays on its lines, unbroken, for copying and grepping logs.
+        out.print(err.rstrip() if show_traceback else f"  {lines[-1]}", markup=False, highlight=False, soft_wrap=True)
     blocked = [c for c in cells if c["status"] == "blocked"]
     if blocked:
         reasons = {}
         for c in blocked:
             reasons.setdefault(c["error"], []).append(c["id"])
         for reason, ids in reasons.items():
-            out.print(f"[magenta]blocked[/magenta] {len(ids)} cell(s): {reason}", markup=True, highlight=False)
+            out.print(f"[magenta]blocked[/magenta] {len(ids)} cell(s): {reason}", highlight=False, soft_wrap=True)
     if failed or blocked:
-        out.print("rerun failed cells with `modxfer sweep run CONFIG --retry-failed`")
+        out.print("rerun failed cells with `modxfer sweep run CONFIG --retry-failed`"
+                  + ("" if show_traceback or not failed else "; full tracebacks with --traceback"))
 
 
 @sweep.command()

@@ -77,6 +77,7 @@ class Evaluator:
         self._features: dict[tuple, tuple[list[dict], list]] = {}
         self._models: OrderedDict[tuple, tuple] = OrderedDict()
         self._cache_models = cache_models
+        self._keys: dict[tuple, str] = {}
 
     # ------------------------------------------------------------------ artifacts
     def artifacts_for(self, comp: Composition, settings: TrainSettings) -> list[art.Artifact]:
@@ -93,8 +94,7 @@ class Evaluator:
                 pieces.append(comp)
         found = []
         for piece in pieces:
-            plan = _Plan(piece, settings, self.data_dir, self.store)
-            a = art.find(self.store, piece.target, plan.key)
+            a = art.find(self.store, piece.target, self._key(piece, settings))
             if a is None:
                 raise ModxferError(f"no trained artifact for {piece} with these settings (seed {settings.seed}, "
                                    f"{settings.examples} examples, {settings.epochs} epochs, config {settings.config})",
@@ -102,6 +102,13 @@ class Evaluator:
             a.check_backbone(self.bb.weights_hash, self.bb.hidden_size, self.bb.model_id)
             found.append(a)
         return found
+
+    def _key(self, piece: Composition, settings: TrainSettings) -> str:
+        # Computing a key reads and hashes the training data; a sweep asks for the same ones many times.
+        cache_key = (str(piece), settings)
+        if cache_key not in self._keys:
+            self._keys[cache_key] = _Plan(piece, settings, self.data_dir, self.store).key
+        return self._keys[cache_key]
 
     def model_for(self, comp: Composition, pieces: list[art.Artifact]):
         """A model with the composition active, and the name of its head (None for retrieval)."""

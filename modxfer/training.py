@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 ADAPTER_LR = 5e-4
 FULL_LR = 3e-5
 WARMUP = 0.1
+VALIDATION_MIN, VALIDATION_MAX = 64, 500
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,9 @@ def _validate(model, plan: _Plan, head: str) -> dict:
     task = plan.task
     if "validation" not in task.splits:
         return {}
-    rows = task.load("validation", "en", data_dir=plan.data_dir, limit=500).to_list()
+    # Validation is for the card, not for model selection: keep it proportionate to small budgets.
+    limit = min(VALIDATION_MAX, max(VALIDATION_MIN, len(plan.rows) // 2))
+    rows = task.load("validation", "en", data_dir=plan.data_dir, limit=limit).to_list()
     preds = predict(model, task, rows, head, tokenizer=plan.bb.tokenizer, precision=plan.precision,
                     max_length=plan.s.max_length, device=prec.default_device())
     scores = metrics.score_kind(task.metric, preds, references(task, rows), lang="en")

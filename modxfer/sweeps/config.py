@@ -1,0 +1,387 @@
+"""Sweep configs: a YAML grid, validated completely on load so a bad config fails before any work starts.
+
+    name: quickstart                      # optional; default: the file's stem
+    backbone: embedded                    # or a local model directory / Hugging Face id
+    intermediates: [mnli, qqp, siqa]      # English intermediate tasks (each adapter trained once per seed)
+    targets:                              # target task -> languages: a list, `all`, or `family:NAME` entries
+      xnli: [en, de, hi, zh]
+      xcopa: [family:Austronesian, tr, qu]
+    compositions: [target, stack, fusion, full, "fuse(mnli,qqp)>xnli", "full:mnli>*"]
+    noise: [clean, "typo:0.05"]
+    seeds: [0, 1]
+    budget: {examples: 1000, epochs: 1, eval_examples: 200}
+    training: {adapter: seq_bn, batch_size: 32, learning_rate: null, max_length: 128}
+    precision: auto
+    output: runs/quickstart               # the run directory (relative paths: to the working directory)
+
+Composition kinds expand against ``intermediates`` for every target: ``target`` is T alone, ``stack`` is I>T for
+each intermediate I, ``fusion`` is fuse(all intermediates)>T, ``full`` is full:T (the fully fine-tuned baseline; write
+``full:I>T`` or ``full:I>*`` for STILTs, since each costs another fine-tuning of the whole encoder). An explicit
+string applies to the target it names; ``*`` as its target applies it to every target.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..composition import KINDS, Composition
+from ..errors import ConfigError, ModxferError
+
+# Mirrors modxfer.precision.PRECISIONS, which imports torch; `sweep plan` should not pay for that.
+# tests/test_sweeps.py keeps the two equal.
+PRECISIONS = ("auto", "bf16", "fp32")
+
+TOP_KEYS = ("name", "backbone", "intermediates", "targets", "languages", "compositions", "noise", "seeds", "budget",
+            "training", "precision", "output", "artifacts", "data_dir", "resources")
+BUDGET_KEYS = ("examples", "epochs", "eval_examples")
+TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length")
+RESOURCE_KEYS = ("train", "eval")
+RESOURCE_FIELDS = ("num_cpus", "num_gpus")
+
+
+@dataclass(frozen=True)
+class Target:
+    task: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    name: str
+    backbone: str
+    intermediates: tuple[str, ...]
+    targets: tuple[Target, ...]
+    compositions: tuple[Composition, ...]  # expanded, each naming one of the targets
+    noise: tuple[str, ...]  # canonical spec strings
+    seeds: tuple[int, ...]
+    examples: int
+    epochs: float
+    eval_examples: int | None
+    precision: str
+    output: Path
+    artifacts: Path
+    data_dir: Path | None
+    adapter: str = "seq_bn"
+    batch_size: int = 32
+    learning_rate: float | None = None
+    max_length: int = 128
+    # Ray resource requests per cell kind; they change where cells run, never what they compute.
+    resources: dict = field(default_factory=lambda: {"train": {"num_cpus": 1, "num_gpus": 0},
+                                                     "eval": {"num_cpus": 1, "num_gpus": 0}})
+    raw: dict = field(default_factory=dict, compare=False)
+
+    def target(self, task: str) -> Target:
+        return next(t for t in self.targets if t.task == task)
+
+    def compositions_for(self, task: str) -> list[Composition]:
+        return [c for c in self.compositions if c.target == task]
+
+    def train_settings(self, seed: int) -> dict:
+        """Keyword arguments for ``modxfer.training.train`` / ``train_key`` (besides the composition)."""
+        return {"config": self.adapter, "examples": self.examples, "epochs": self.epochs, "seed": seed,
+                "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "max_length": self.max_length}
+
+
+def load_config(path: str | os.PathLike, *, output: str | os.PathLike | None = None) -> SweepConfig:
+    """Read and validate a sweep config; ``output`` overrides its run directory."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep config {path} does not exist", "pass the path of a YAML file (see configs/)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}", "fix the syntax at the position shown") from None
+    if output is not None:
+        raw = {**(raw or {}), "output": str(output)}
+    return parse_config(raw, default_name=path.stem, where=path.name)
+
+
+def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config") -> SweepConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a sweep config is a mapping of keys, got {type(raw).__name__}",
+                          f"start from configs/quickstart.yaml; keys: {', '.join(TOP_KEYS)}")
+    _check_keys(raw, TOP_KEYS, "the top level", where)
+    from ..tasks import resolve_data_dir
+
+    data_dir = None
+    if raw.get("data_dir") is not None:
+        data_dir = _path(raw, "data_dir", where)
+        if not data_dir.is_dir():
+            raise ConfigError(f"{where}: data_dir {str(data_dir)!r} is not a directory",
+                              "point it at the folder holding the task data, or remove it to use MODXFER_DATA_DIR")
+    root = resolve_data_dir(data_dir)
+
+    name = _str(raw.get("name", default_name), "name", where)
+    backbone = _str(raw.get("backbone", "embedded"), "backbone", where)
+    if backbone != "embedded" and Path(backbone).expanduser().exists():
+        backbone = str(Path(backbone).expanduser().resolve())  # workers may not share the working directory
+    intermediates = _intermediates(raw.get("intermediates", []), where, root)
+    targets = _targets(raw, where, root)
+    compositions = _compositions(raw.get("compositions", ["target"]), intermediates, targets, where)
+    noise = _noise(raw.get("noise", ["clean"]), where)
+    seeds = _seeds(raw.get("seeds", [0]), where)
+    budget = _section(raw, "budget", BUDGET_KEYS, where)
+    examples = _positive(budget.get("examples", 2000), "budget.examples", where, int)
+    epochs = float(_positive(budget.get("epochs", 1.0), "budget.epochs", where, float))
+    eval_examples = budget.get("eval_examples")
+    if eval_examples is not None:
+        eval_examples = _positive(eval_examples, "budget.eval_examples", where, int)
+    training = _section(raw, "training", TRAINING_KEYS, where)
+    adapter = _str(training.get("adapter", "seq_bn"), "training.adapter", where)
+    batch_size = _positive(training.get("batch_size", 32), "training.batch_size", where, int)
+    lr = training.get("learning_rate")
+    if lr is not None:
+        lr = float(_positive(lr, "training.learning_rate", where, float))
+    max_length = _positive(training.get("max_length", 128), "training.max_length", where, int)
+    precision = raw.get("precision", "auto")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{where}: precision {precision!r} is not allowed", f"use one of: {', '.join(PRECISIONS)}")
+    output = _path(raw, "output", where) if raw.get("output") is not None else Path("runs", name).resolve()
+    artifacts = _path(raw, "artifacts", where) if raw.get("artifacts") is not None else output / "artifacts"
+    return SweepConfig(
+        name=name, backbone=backbone, intermediates=intermediates, targets=targets, compositions=compositions,
+        noise=noise, seeds=seeds, examples=examples, epochs=epochs, eval_examples=eval_examples, precision=precision,
+        output=output, artifacts=artifacts, data_dir=Path(root).resolve(), adapter=adapter, batch_size=batch_size,
+        learning_rate=lr, max_length=max_length, resources=_resources(raw, where), raw=raw,
+    )
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _check_keys(mapping: dict, allowed: tuple[str, ...], section: str, where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r} in {section}{hint}",
+                              f"allowed keys in {section}: {', '.join(allowed)}")
+
+
+def _section(raw: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}", f"write e.g. {key}: {{{allowed[0]}: ...}}")
+    _check_keys(value, allowed, key, where)
+    return value
+
+
+def _str(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}", f"set {key} to a name")
+    return value.strip()
+
+
+def _path(raw: dict, key: str, where: str) -> Path:
+    return Path(_str(raw[key], key, where)).expanduser().resolve()
+
+
+def _as_list(value: Any, key: str, where: str) -> list:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: {key} must be a non-empty list, got {value!r}", f"write {key}: [a, b, ...]")
+    return value
+
+
+def _positive(value: Any, key: str, where: str, kind: type) -> int | float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or float(value).is_integer())
+    if not ok or value <= 0:
+        what = "a whole number >= 1" if kind is int else "a number > 0"
+        raise ConfigError(f"{where}: {key} must be {what}, got {value!r}", f"set {key} to {what}")
+    return kind(value)
+
+
+def _task(name: Any, key: str, where: str):
+    from ..tasks import get_task
+
+    try:
+        return get_task(str(name))
+    except ModxferError as e:
+        raise ConfigError(f"{where}: {key}: {e.problem}", e.fix) from None
+
+
+def _intermediates(value: Any, where: str, root) -> tuple[str, ...]:
+    if value in (None, []):
+        return ()
+    names = []
+    for name in _as_list(value, "intermediates", where):
+        task = _task(name, "intermediates", where)
+        if "train" not in task.splits or task.needs_hub:
+            raise ConfigError(f"{where}: intermediates: {task.name!r} has no offline training data ({task.description})",
+                              "use a task with English training data (see `modxfer tasks`)")
+        if task.name in names:
+            raise ConfigError(f"{where}: intermediates lists {task.name!r} twice", "list each task once")
+        names.append(task.name)
+    return tuple(names)
+
+
+def _targets(raw: dict, where: str, root) -> tuple[Target, ...]:
+    if "targets" not in raw or not raw["targets"]:
+        raise ConfigError(f"{where}: no targets", "add e.g. targets: {xnli: [en, de]} (task -> languages)")
+    default = raw.get("languages", "all")
+    value = raw["targets"]
+    if isinstance(value, dict):
+        items = [(name, default if langs is None else langs) for name, langs in value.items()]
+    else:
+        items = [(name, default) for name in _as_list(value, "targets", where)]
+    out = []
+    for name, langs in items:
+        task = _task(name, "targets", where)
+        if "test" not in task.splits:
+            raise ConfigError(f"{where}: targets: {task.name!r} has no test data, so it cannot be evaluated",
+                              "use a target task (see `modxfer tasks`), or list it under intermediates")
+        if any(t.task == task.name for t in out):
+            raise ConfigError(f"{where}: targets lists {task.name!r} twice", "list each task once")
+        out.append(Target(task.name, _languages(task, langs, f"targets.{task.name}", where, root)))
+    return tuple(out)
+
+
+def _languages(task, spec: Any, key: str, where: str, root) -> tuple[str, ...]:
+    from .. import languages as L
+
+    available = task.languages(root)
+    if not available:
+        raise ConfigError(f"{where}: {key}: task {task.name!r} has no test data in {root}",
+                          f"run `modxfer data check {task.name}` to see what is missing")
+    canon = {}
+    for code in available:
+        try:
+            canon.setdefault(L.normalize(code), code)
+        except ModxferError:
+            pass
+
+    def lookup(code: str) -> str | None:
+        if code in available:
+            return code
+        try:
+            return canon.get(L.normalize(code))
+        except ModxferError:
+            return None
+
+    out: list[str] = []
+    for item in _as_list(spec, key, where):
+        item = str(item).strip()
+        if item == "all":
+            picked = list(available)
+        elif item.startswith("family:"):
+            family = item[len("family:"):].strip()
+            try:
+                members = L.by_family(family)
+            except ModxferError as e:
+                raise ConfigError(f"{where}: {key}: {e.problem}", e.fix) from None
+            picked = [c for c in (lookup(m) for m in members) if c]
+            if not picked:
+                raise ConfigError(f"{where}: {key}: task {task.name!r} has no language of family {family!r}",
+                                  f"{task.name} has: {', '.join(available)}")
+        else:
+            found = lookup(item)
+            if found is None:
+                close = difflib.get_close_matches(item, available, n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise ConfigError(f"{where}: {key}: task {task.name!r} has no data for language {item!r}{hint}",
+                                  f"use languages it has: {', '.join(available)} (or `all`, or family:NAME)")
+            picked = [found]
+        out += [c for c in picked if c not in out]
+    return tuple(out)
+
+
+def _compositions(value: Any, intermediates: tuple[str, ...], targets: tuple[Target, ...],
+                  where: str) -> tuple[Composition, ...]:
+    names = [t.task for t in targets]
+    out: list[Composition] = []
+
+    def add(c: Composition) -> None:
+        if c not in out:
+            out.append(c)
+
+    for item in _as_list(value, "compositions", where):
+        text = str(item).strip()
+        if text in KINDS:
+            if text in ("stack", "fusion") and not intermediates:
+                raise ConfigError(f"{where}: compositions: {text!r} needs intermediates, and none are listed",
+                                  "add intermediates: [mnli, ...] or remove it")
+            if text == "fusion" and len(intermediates) < 2:
+                raise ConfigError(f"{where}: compositions: 'fusion' fuses at least two intermediates; "
+                                  f"intermediates has {len(intermediates)}: {', '.join(intermediates)}",
+                                  "add another intermediate task, or remove 'fusion'")
+            for t in names:
+                if text == "target":
+                    add(Composition(t))
+                elif text == "stack":
+                    for i in intermediates:
+                        add(Composition(t, (i,), "stack"))
+                elif text == "fusion":
+                    add(Composition(t, intermediates, "fusion"))
+                else:
+                    add(Composition(t, (), "full"))
+            continue
+        if text not in names and all(ch not in text for ch in ">:(*"):
+            close = difflib.get_close_matches(text, [*KINDS, *names], n=2, cutoff=0.6)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise ConfigError(f"{where}: compositions: {text!r} is neither a composition kind nor a target{hint}",
+                              f"use a kind ({', '.join(KINDS)}) or a composition such as mnli>{names[0]}")
+        expanded = [text[:-1] + t for t in names] if text.endswith("*") else [text]
+        for s in expanded:
+            try:
+                c = Composition.parse(s)
+            except ModxferError as e:
+                raise ConfigError(f"{where}: compositions: {e.problem}",
+                                  f"{e.fix}; or a kind: {', '.join(KINDS)}") from None
+            if c.target not in names:
+                raise ConfigError(f"{where}: compositions: {text!r} targets {c.target!r}, which is not in targets",
+                                  f"add {c.target} to targets, or use one of: {', '.join(names)}")
+            missing = [i for i in c.intermediates if i not in intermediates]
+            if missing:
+                raise ConfigError(f"{where}: compositions: {text!r} uses {', '.join(map(repr, missing))}, not in "
+                                  f"intermediates ({', '.join(intermediates) or 'none'})",
+                                  "add it to intermediates, so its adapter is trained and recorded")
+            add(c)
+    # Grouped by target (in the order targets are listed), each group in the order its kinds were written.
+    return tuple(sorted(out, key=lambda c: names.index(c.target)))
+
+
+def _noise(value: Any, where: str) -> tuple[str, ...]:
+    from ..noise import parse_specs
+
+    items = _as_list(value, "noise", where)
+    try:
+        specs = parse_specs([str(v) for v in items])
+    except ModxferError as e:
+        raise ConfigError(f"{where}: noise: {e.problem}", e.fix) from None
+    return tuple(str(s) for s in specs)
+
+
+def _seeds(value: Any, where: str) -> tuple[int, ...]:
+    seeds = []
+    for s in _as_list(value, "seeds", where):
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+            raise ConfigError(f"{where}: seeds: {s!r} is not a whole number >= 0", "write seeds: [0, 1, 2]")
+        if s in seeds:
+            raise ConfigError(f"{where}: seeds lists {s} twice", "list each seed once")
+        seeds.append(s)
+    return tuple(seeds)
+
+
+def _resources(raw: dict, where: str) -> dict:
+    section = _section(raw, "resources", RESOURCE_KEYS, where)
+    out = {"train": {"num_cpus": 1, "num_gpus": 0}, "eval": {"num_cpus": 1, "num_gpus": 0}}
+    for kind, value in section.items():
+        value = value or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: resources.{kind} must be a mapping, got {value!r}",
+                              "write e.g. resources: {train: {num_cpus: 2, num_gpus: 1}}")
+        _check_keys(value, RESOURCE_FIELDS, f"resources.{kind}", where)
+        for k, v in value.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"{where}: resources.{kind}.{k} must be a number >= 0, got {v!r}",
+                                  f"set {k} to how many the cell needs (fractions allowed)")
+            out[kind][k] = v
+    return out

@@ -1,0 +1,177 @@
+"""Expanding a config into cells: what has to be trained and evaluated, in which order, and roughly how long.
+
+Train cells, per seed:
+  - each intermediate adapter a stack or fusion builds on (``mnli``), once, shared by every composition using it;
+  - each fully fine-tuned intermediate a STILTs run builds on (``full:mnli``);
+  - the target adapter (or fine-tuned encoder) of each composition (``mnli>xnli``, ``fuse(mnli,qqp)>xnli``, ``full:xnli``).
+Eval cells: composition x language x noise setting x seed (the task is the composition's target). Each needs the
+train cell of its composition (or, for a target without training data, those of its intermediates).
+
+Cells are listed in dependency order, so running them front to back never waits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..composition import Composition
+from .config import SweepConfig
+
+# Seconds per example on the embedded backbone (multilingual-e5-small, 12 layers x 384, fp32, max_length 128) on a
+# 2-core x86 CPU, from CPU time measured on XNLI pairs (~40 tokens each; forward, and forward + backward with a
+# seq_bn adapter) divided by the 1.6x two threads give, and from `modxfer train` cards (full fine-tuning ~1.7x an
+# adapter). Multiple choice costs one sequence per choice; other backbones scale by layers x hidden^2. An estimate
+# shown to the user, never relied on.
+TRAIN_SECONDS = {"adapter": 0.065, "full": 0.11}
+EVAL_SECONDS = 0.026
+CELL_SECONDS = {"train": 3.0, "eval": 0.3}  # per-cell overhead: building the model, loading adapters, data
+VALIDATION_EXAMPLES = 500  # training.py scores each artifact on up to this many English validation examples
+STARTUP_SECONDS = 30.0  # importing the libraries, loading the backbone and hashing the data once per run
+_EMBEDDED_SIZE = 12 * 384 * 384
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str  # readable and unique within a plan: "train mnli>xnli seed=0", "eval mnli>xnli de typo:0.05 seed=0"
+    kind: str  # "train" | "eval"
+    composition: Composition
+    seed: int
+    lang: str | None = None
+    noise: str | None = None
+    needs: tuple[str, ...] = ()  # ids of the cells that must be done first
+
+    @property
+    def task(self) -> str:
+        return self.composition.target
+
+    def spec(self) -> dict:
+        """What the cell does, as stored in the run database (settings shared by all cells live in the config)."""
+        spec = {"kind": self.kind, "composition": str(self.composition), "task": self.task, "seed": self.seed}
+        if self.kind == "eval":
+            spec.update(lang=self.lang, noise=self.noise)
+        return spec
+
+
+@dataclass
+class Plan:
+    config: SweepConfig
+    cells: list[Cell]
+
+    def __post_init__(self):
+        self.by_id = {c.id: c for c in self.cells}
+        assert len(self.by_id) == len(self.cells), "cell ids must be unique"
+
+    @property
+    def train_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.kind == "train"]
+
+    @property
+    def eval_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.kind == "eval"]
+
+    def dependents(self) -> dict[str, list[str]]:
+        """id -> ids of the cells that need it, directly or through others."""
+        direct: dict[str, list[str]] = {c.id: [] for c in self.cells}
+        for c in self.cells:
+            for n in c.needs:
+                direct[n].append(c.id)
+        out = {}
+        for c in reversed(self.cells):  # dependents come later in the list, so their closure is already known
+            seen = dict.fromkeys(direct[c.id])
+            for d in direct[c.id]:
+                seen.update(dict.fromkeys(out[d]))
+            out[c.id] = list(seen)
+        return out
+
+
+def build_plan(config: SweepConfig) -> Plan:
+    from ..tasks import get_task
+
+    cells: dict[str, Cell] = {}
+
+    def add(cell: Cell) -> str:
+        cells.setdefault(cell.id, cell)
+        return cell.id
+
+    def train_cell(comp: Composition, seed: int, needs: tuple[str, ...] = ()) -> str:
+        return add(Cell(f"train {comp} seed={seed}", "train", comp, seed, needs=needs))
+
+    def base_cells(comp: Composition, seed: int) -> tuple[str, ...]:
+        if comp.kind in ("stack", "fusion"):
+            return tuple(train_cell(Composition(i), seed) for i in comp.intermediates)
+        if comp.kind == "full" and comp.intermediates:
+            return (train_cell(Composition(comp.intermediates[0], (), "full"), seed),)
+        return ()
+
+    evals: list[Cell] = []
+    for seed in config.seeds:
+        for comp in config.compositions:
+            needs = base_cells(comp, seed)
+            if "train" in get_task(comp.target).splits:
+                needs = (train_cell(comp, seed, needs),)
+            for lang in config.target(comp.target).languages:
+                for noise in config.noise:
+                    evals.append(Cell(f"eval {comp} {lang} {noise} seed={seed}", "eval", comp, seed, lang, noise, needs))
+    # Intermediates first, then what builds on them: a cell's needs always precede it.
+    trains = sorted(cells.values(), key=lambda c: (c.seed, len(c.needs) > 0))
+    return Plan(config, trains + evals)
+
+
+# ------------------------------------------------------------------------------------------- estimate
+
+
+def _scale(backbone: str) -> float:
+    if backbone == "embedded":
+        return 1.0
+    cfg = Path(backbone) / "config.json"
+    try:
+        c = json.loads(cfg.read_text(encoding="utf-8"))
+        return c["num_hidden_layers"] * c["hidden_size"] ** 2 / _EMBEDDED_SIZE
+    except (OSError, KeyError, ValueError):
+        return 1.0
+
+
+def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
+    """Cell id -> (examples, estimated seconds); examples are clipped to what the data holds."""
+    from ..tasks import get_task
+
+    cfg = plan.config
+    scale = _scale(cfg.backbone)
+    sizes: dict[tuple, int] = {}
+
+    def size(task, split, lang="en") -> int:
+        if (task.name, split, lang) not in sizes:
+            sizes[task.name, split, lang] = task.size(split, lang, cfg.data_dir)
+        return sizes[task.name, split, lang]
+
+    out = {}
+    for c in plan.cells:
+        task = get_task(c.task)
+        choices = task.num_choices or 1
+        if c.kind == "train":
+            n = min(cfg.examples, size(task, "train"))
+            per = TRAIN_SECONDS["full" if c.composition.kind == "full" else "adapter"]
+            val = min(VALIDATION_EXAMPLES, size(task, "validation")) if "validation" in task.splits else 0
+            out[c.id] = (n, (n * cfg.epochs * per + val * EVAL_SECONDS) * choices * scale + CELL_SECONDS["train"])
+        else:
+            n = size(task, "test", c.lang)
+            n = min(n, cfg.eval_examples) if cfg.eval_examples else n
+            out[c.id] = (n, n * EVAL_SECONDS * choices * scale + CELL_SECONDS["eval"])
+    return out
+
+
+def estimate(plan: Plan) -> dict:
+    """Totals per cell kind: examples (clipped to the data) and seconds (from the constants above)."""
+    costs = cell_costs(plan)
+    out = {"train_cells": 0, "eval_cells": 0, "train_examples": 0, "eval_examples": 0, "train_seconds": 0.0,
+           "eval_seconds": 0.0}
+    for c in plan.cells:
+        n, sec = costs[c.id]
+        out[f"{c.kind}_cells"] += 1
+        out[f"{c.kind}_examples"] += n
+        out[f"{c.kind}_seconds"] += sec
+    out["seconds"] = out["train_seconds"] + out["eval_seconds"] + STARTUP_SECONDS
+    out["scale"] = _scale(plan.config.backbone)
+    return out

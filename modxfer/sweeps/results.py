@@ -1,0 +1,96 @@
+"""Reading a run's results: a pandas DataFrame, CSV/Parquet export, and the summary tables printed after a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..io import atomic_write_bytes
+from .store import Store
+
+COLUMNS = ["task", "composition", "kind", "lang", "family", "noise", "seed", "metric", "score", "n", "cell"]
+FORMATS = ("csv", "parquet")
+
+
+def load_results(run_dir: str | os.PathLike):
+    """One row per (cell, language, noise setting) of the run's current plan, finished cells only.
+
+    Columns: task, composition, kind (target/stack/fusion/full), lang, family, noise, seed, metric, score, n (examples
+    scored), cell (its key), then every metric the task reports as ``metrics.<name>``.
+    """
+    import pandas as pd
+
+    from .. import languages as L
+    from ..composition import Composition
+
+    with Store(run_dir) as store:
+        rows = store.results()
+    records = []
+    for r in rows:
+        try:
+            family = L.get(r["lang"]).family
+        except Exception:  # a language code the table does not know still gets its scores
+            family = None
+        rec = {"task": r["task"], "composition": r["composition"], "kind": Composition.parse(r["composition"]).kind,
+               "lang": r["lang"], "family": family, "noise": r["noise"], "seed": r["seed"], "metric": r["metric"],
+               "score": r["score"], "n": r["n"], "cell": r["cell"]}
+        rec.update({f"metrics.{k}": v for k, v in json.loads(r["metrics"]).items()})
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    return df
+
+
+def export(run_dir: str | os.PathLike, fmt: str, path: str | os.PathLike | None = None) -> Path:
+    """Write the results table next to the database (or to ``path``), atomically."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
+    df = load_results(run_dir)
+    path = Path(path) if path is not None else Path(run_dir) / f"results.{fmt}"
+    if fmt == "csv":
+        data = df.to_csv(index=False).encode("utf-8")
+    else:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        data = buf.getvalue()
+    return atomic_write_bytes(path, data)
+
+
+def summary_tables(df) -> list:
+    """Rich tables per task: compositions x languages on clean text, and compositions x noise settings (mean over
+    languages); scores are means over seeds."""
+    from rich.table import Table
+
+    tables = []
+    for task, part in df.groupby("task", sort=False):
+        metric = part["metric"].iloc[0]
+        comps = list(dict.fromkeys(part["composition"]))
+        langs = list(dict.fromkeys(part["lang"]))
+        noises = list(dict.fromkeys(part["noise"]))
+        base = part[part["noise"] == "clean"] if "clean" in noises else part[part["noise"] == noises[0]]
+        by_lang = base.groupby(["composition", "lang"])["score"].mean()
+        t = Table(title=f"{task}: {metric} by language ({base['noise'].iloc[0]}; mean over seeds)")
+        t.add_column("composition")
+        for lang in langs:
+            t.add_column(lang, justify="right")
+        t.add_column("avg", justify="right", style="bold")
+        for c in comps:
+            vals = [by_lang.get((c, lang)) for lang in langs]
+            got = [v for v in vals if v is not None]
+            t.add_row(c, *(f"{v:.1f}" if v is not None else "-" for v in vals),
+                      f"{sum(got) / len(got):.1f}" if got else "-")
+        tables.append(t)
+        if len(noises) > 1:
+            by_noise = part.groupby(["composition", "noise"])["score"].mean()
+            t = Table(title=f"{task}: {metric} by noise setting (mean over languages and seeds)")
+            t.add_column("composition")
+            for n in noises:
+                t.add_column(n, justify="right")
+            for c in comps:
+                t.add_row(c, *(f"{by_noise[(c, n)]:.1f}" if (c, n) in by_noise else "-" for n in noises))
+            tables.append(t)
+    return tables
