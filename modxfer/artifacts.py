@@ -50,8 +50,7 @@ class Artifact:
 
     @property
     def adapter_name(self) -> str:
-        """The name its adapter and head carry inside a model: unique per artifact, valid as a module name."""
-        return f"{self.task.replace('-', '_')}_{self.key[:10]}"
+        return adapter_name(self.task, self.key)
 
     @property
     def kind(self) -> str:
@@ -65,6 +64,11 @@ class Artifact:
                 f"hidden size {base['hidden_size']}), not on {model_id} (hash {weights_hash[:12]}, hidden size {hidden_size})",
                 "use the backbone it was trained on (--base), or train the adapter again on this one",
             )
+
+
+def adapter_name(task: str, key: str) -> str:
+    """The name an artifact's adapter and head carry inside a model: unique per artifact, a valid module name."""
+    return f"{task.replace('-', '_')}_{key[:10]}"
 
 
 def path_for(store: Path, task: str, key: str) -> Path:

@@ -1,4 +1,7 @@
-"""Composition notation: how users write a model setup, parsed to ``adapters.composition`` and printed back.
+"""Composition notation: how users write a model setup, parsed and printed back identically.
+
+Training and evaluation turn it into ``adapters.composition`` blocks (``Stack``, ``Fuse``) over the artifacts' own
+adapter names.
 
     xnli                     target adapter only (the baseline every gain is measured against)
     mnli>xnli                Stack(mnli, xnli): intermediate adapter frozen, target adapter trained on top
@@ -79,25 +82,22 @@ class Composition:
 
     @property
     def slug(self) -> str:
-        """A file- and module-safe name for this composition (adapter names cannot contain '.')."""
+        """A file-safe name for this composition."""
         return re.sub(r"[^a-z0-9]+", "_", str(self)).strip("_")
 
-    def target_adapter_name(self) -> str:
-        return self.target if self.kind == "target" else f"{self.target}__on__{self.slug}"
-
-    def active_setup(self, with_target: bool = True):
-        """The ``adapters.composition`` block to activate (``None`` for full fine-tuning or a bare backbone)."""
+    def to_adapters(self, names: dict[str, str] | None = None, target: str | None = None):
+        """The ``adapters.composition`` block to activate: intermediates renamed by ``names`` (task -> adapter
+        name in the model), then the ``target`` adapter if given; ``None`` for full fine-tuning or a bare encoder."""
         from adapters.composition import Fuse, Stack
 
         if self.kind == "full":
             return None
-        tgt = [self.target_adapter_name()] if with_target else []
+        inter = [(names or {}).get(t, t) for t in self.intermediates]
+        tail = [target] if target else []
         if self.kind == "fusion":
-            return Stack(Fuse(*self.intermediates), *tgt)
-        names = [*self.intermediates, *tgt]
-        if not names:
-            return None
-        return names[0] if len(names) == 1 else Stack(*names)
+            return Stack(Fuse(*inter), *tail)
+        seq = inter + tail
+        return None if not seq else seq[0] if len(seq) == 1 else Stack(*seq)
 
     def validate(self) -> "Composition":
         """Check every task exists and plays its role: intermediates train in English, the target is a task."""

@@ -112,8 +112,6 @@ class Evaluator:
 
     def model_for(self, comp: Composition, pieces: list[art.Artifact]):
         """A model with the composition active, and the name of its head (None for retrieval)."""
-        from adapters.composition import Fuse, Stack
-
         key = (str(comp), tuple(p.key for p in pieces))
         if key in self._models:
             self._models.move_to_end(key)
@@ -127,15 +125,13 @@ class Evaluator:
                 load_full_encoder(model, pieces[-1])
         else:
             inter = [load_adapter(model, p) for p in pieces if p is not target]
-            names = list(inter)
-            if target is not None:
-                names.append(load_adapter(model, target))
+            target_name = load_adapter(model, target) if target is not None else None
             if comp.kind == "fusion":
                 model.load_adapter_fusion(str(target.path / "fusion"), load_as=",".join(inter), with_head=False,
                                           use_safetensors=True)
-                model.set_active_adapters(Stack(Fuse(*inter), *names[len(inter):]))
-            elif names:
-                model.set_active_adapters(names[0] if len(names) == 1 else Stack(*names))
+            setup = comp.to_adapters(dict(zip(comp.intermediates, inter)), target=target_name)
+            if setup is not None:
+                model.set_active_adapters(setup)
         if target is not None and task.head != "retrieval":
             head = target.adapter_name
             model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)

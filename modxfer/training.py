@@ -169,16 +169,12 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _name(plan: _Plan) -> str:
-    return f"{plan.task.name.replace('-', '_')}_{plan.key[:10]}"
-
-
 def _build(plan: _Plan, deps: list[art.Artifact]):
     """The model for this run with only the right parameters trainable; returns (model, head name, n trainable)."""
-    from adapters.composition import Fuse, Stack
+    from adapters.composition import Fuse
 
     model = fresh_model(plan.bb)
-    name = _name(plan)
+    name = art.adapter_name(plan.task.name, plan.key)
     comp = plan.comp
     for d in deps:
         d.check_backbone(plan.bb.weights_hash, plan.bb.hidden_size, plan.bb.model_id)
@@ -193,16 +189,14 @@ def _build(plan: _Plan, deps: list[art.Artifact]):
         inter = [load_adapter(model, d) for d in deps]
         model.add_adapter(name, config=plan.s.config)
         add_head(model, plan.task, name)
-        model.train_adapter(name)
+        model.train_adapter(name)  # freezes everything else, intermediates included
         if comp.kind == "fusion":
             model.add_adapter_fusion(Fuse(*inter))
             fusion = ",".join(inter)
             for n, p in model.named_parameters():
                 if f"adapter_fusion_layer.{fusion}." in n:
                     p.requires_grad = True
-            model.set_active_adapters(Stack(Fuse(*inter), name))
-        elif comp.kind == "stack":
-            model.set_active_adapters(Stack(*inter, name))
+        model.set_active_adapters(comp.to_adapters(dict(zip(comp.intermediates, inter)), target=name))
         model.active_head = name
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return model.to(prec.default_device()), name, trainable

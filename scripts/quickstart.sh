@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Set up, then run the main job on the embedded backbone.
+# Set up, then run the main job: the quickstart sweep on the embedded backbone (resumable; cached on rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false
-modxfer tasks
-python -m modxfer.demo "$@"
+modxfer sweep run configs/quickstart.yaml "$@"

@@ -1,6 +1,4 @@
 import pytest
-from adapters.composition import Fuse, Stack
-
 from modxfer.composition import Composition
 from modxfer.errors import ConfigError, UnknownTaskError
 
@@ -23,11 +21,16 @@ def test_spacing_and_case_normalise():
     assert str(Composition.parse(" Fuse( mnli , qqp ) > XNLI ")) == "fuse(mnli,qqp)>xnli"
 
 
-def test_active_setup_is_an_adapters_composition():
-    assert Composition.parse("mnli>xnli").active_setup() == Stack("mnli", "xnli__on__mnli_xnli")
-    setup = Composition.parse("fuse(mnli,qqp)>xnli").active_setup()
-    assert isinstance(setup, Stack) and isinstance(setup.children[0], Fuse)
-    assert Composition.parse("full:mnli>xnli").active_setup() is None
+def test_to_adapters_builds_the_composition_block():
+    from adapters.composition import Fuse, Stack
+
+    assert Composition.parse("mnli>xnli").to_adapters({"mnli": "m1"}, target="x1") == Stack("m1", "x1")
+    setup = Composition.parse("fuse(mnli,qqp)>xnli").to_adapters(target="x")
+    assert isinstance(setup, Stack) and setup.children[0] == Fuse("mnli", "qqp") and setup.children[1] == "x"
+    assert Composition.parse("xnli").to_adapters(target="x") == "x"
+    assert Composition.parse("mnli>tatoeba").to_adapters() == "mnli"
+    assert Composition.parse("tatoeba").to_adapters() is None
+    assert Composition.parse("full:mnli>xnli").to_adapters() is None
 
 
 @pytest.mark.parametrize("bad,msg", [
