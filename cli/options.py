@@ -18,7 +18,7 @@ def training_options(f):
         click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
         click.option("--base", default="embedded", show_default=True, help="Backbone: embedded, a HF id or a path."),
         click.option("--batch-size", type=int, default=32, show_default=True),
-        click.option("--lr", "learning_rate", type=float, default=None, help="Default: 5e-4 adapters, 3e-5 full."),
+        click.option("--lr", "learning_rate", type=float, default=None, help="Default: 2e-3 adapters, 3e-5 full."),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import torch
 
-from .backbone import Backbone, load_backbone
+from .backbone import Backbone, load_backbone, mean_pool
 from .tasks import Task
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,48 @@ def _template(path: str):
 
 def fresh_model(bb: Backbone):
     """A new adapter model with the backbone's weights and no adapters or heads."""
-    return copy.deepcopy(_template(bb.path))
+    model = copy.deepcopy(_template(bb.path))
+    for name, head in MEAN_POOLED_HEADS.items():
+        model.register_custom_head(name, head)
+    return model
+
+
+def _mean_pooled(cls):
+    """A sentence-level head reading the mean of the last hidden states instead of the first token's.
+
+    E5-style encoders are trained to be mean-pooled; their first-token state carries little of the sentence, and a
+    frozen encoder cannot learn to put it there. Measured on MNLI (512 examples, 2 epochs): see benchmarks/README.md.
+    """
+
+    class MeanPooled(cls):
+        def forward(self, outputs, cls_output=None, attention_mask=None, return_dict=False, **kwargs):
+            if cls_output is None:
+                hidden = outputs[0]
+                mask = attention_mask if attention_mask is not None else hidden.new_ones(hidden.shape[:2])
+                cls_output = mean_pool(hidden, mask.view(hidden.shape[:2]))
+            return super().forward(outputs, cls_output=cls_output, attention_mask=attention_mask,
+                                   return_dict=return_dict, **kwargs)
+
+    MeanPooled.__name__ = f"MeanPooled{cls.__name__}"
+    return MeanPooled
+
+
+def _heads():
+    from adapters.heads import ClassificationHead, MultipleChoiceHead
+
+    return {"mean_classification": _mean_pooled(ClassificationHead),
+            "mean_multiple_choice": _mean_pooled(MultipleChoiceHead)}
+
+
+MEAN_POOLED_HEADS = _heads()
 
 
 def add_head(model, task: Task, name: str) -> None:
     if task.head == "classification":
-        model.add_classification_head(name, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)))
+        model.add_custom_head("mean_classification", name, num_labels=len(task.labels),
+                              id2label=dict(enumerate(task.labels)))
     elif task.head == "multiple_choice":
-        model.add_multiple_choice_head(name, num_choices=task.num_choices)
+        model.add_custom_head("mean_multiple_choice", name, num_choices=task.num_choices)
     elif task.head == "tagging":
         model.add_tagging_head(name, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)))
     elif task.head == "extractive_qa":

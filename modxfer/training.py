@@ -35,7 +35,7 @@ from .tasks import get_task
 
 log = logging.getLogger(__name__)
 
-ADAPTER_LR = 5e-4
+ADAPTER_LR = 2e-3  # small budgets (hundreds of steps) need a larger rate than full-data adapter recipes
 FULL_LR = 3e-5
 WARMUP = 0.1
 VALIDATION_MIN, VALIDATION_MAX = 64, 500

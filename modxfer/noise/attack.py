@@ -1,0 +1,301 @@
+"""`adversarial:budget=N`: a black-box greedy attack with the model in the loop, at most N character edits.
+
+The edits are the noise package's own: typo operations (insert, delete, substitute, transpose), keyboard
+slips on the language's layout and homoglyph swaps, drawn by the same script-aware generators, so an
+attacked text is one a typist could produce and differs from random noise only in *where* the edits land.
+
+Greedy search, per example: at each of N steps draw K candidate single edits (seeded by seed, example id
+and step), score them in one batch, and keep the one that lowers the gold score most (if any lowers it).
+The gold score is the log-probability of the gold answer: the gold class or choice, the mean over words of
+the gold tag, or the gold span's start+end log-likelihood (best window) for extractive QA. The search
+stops as soon as the example gets worse than its clean prediction: the prediction flips (classification,
+multiple choice), a correct tag turns wrong, or the answer stops matching (QA). Examples with nothing
+correct to flip are not attacked. A model query is one scored input, so an example costs at most 1 + N*K.
+
+Fields follow the noise package's label-preservation rules (apply.py): tags stay aligned because edits
+stay inside one token and never empty it; QA answer spans are never edited and their offsets are kept;
+the MC `question` template keyword is left alone. Retrieval has no gold score to attack.
+
+Each example is scored on its own (its K candidates form one batch), so its result does not depend on
+which other examples are attacked alongside it.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import ConfigError, ModxferError
+from .homoglyph import eligible as has_homoglyph
+from .homoglyph import swap as homoglyph_swap
+from .keyboard import key_slip
+from .layouts import layout_for
+from .rng import stable_rng
+from .scripts import dominant_script, graphemes, is_letter_grapheme, script_of_grapheme
+from .spec import NoiseSpec, parse_spec
+from .typo import new_letter, own_letters, substitute_grapheme
+
+CANDIDATES = 16
+EDIT_KINDS = ("insert", "delete", "substitute", "transpose", "keyboard", "homoglyph")
+_TRIES = 8  # draws per candidate before giving up on a position whose edits all fail (e.g. no layout, no look-alike)
+
+
+@dataclass
+class AttackResult:
+    rows: list[dict]  # attacked examples, in input order
+    preds: object
+    refs: object
+    clean_preds: object
+    edits: list[int]  # accepted edits per example (<= budget)
+    queries: list[int]  # scored inputs per example (<= 1 + budget * K)
+    attacked: list[bool]  # whether the example had something correct to attack
+    flipped: list[bool]
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ editable fields
+def _slots(row: dict, head: str) -> tuple[list[str], callable]:
+    """The texts an attack may edit, and a function putting edited texts back into a copy of the row."""
+    if head == "classification":
+        keys = ["text_a"] + (["text_b"] if row.get("text_b") else [])
+
+        def rebuild(texts):
+            return {**row, **dict(zip(keys, texts))}
+        return [row[k] for k in keys], rebuild
+    if head == "multiple_choice":
+        def rebuild(texts):
+            return {**row, "context": texts[0] if row["context"] is not None else None, "choices": list(texts[1:])}
+        return [row["context"] or ""] + list(row["choices"]), rebuild
+    if head == "tagging":
+        def rebuild(texts):
+            return {**row, "tokens": list(texts)}
+        return list(row["tokens"]), rebuild
+    if head == "extractive_qa":
+        return _qa_slots(row)
+    raise ModxferError(f"the adversarial attack does not support {head} tasks",
+                       "attack a classification, multiple-choice, tagging or extractive QA task; for retrieval "
+                       "use text noise such as typo:0.05")
+
+
+def _qa_slots(row: dict):
+    """Question and the context outside every answer span; answers are kept verbatim at remapped offsets."""
+    context, answers = row["context"], row["answers"]
+    spans = sorted((s, s + len(t)) for t, s in zip(answers["text"], answers["answer_start"]))
+    regions: list[list[int]] = []
+    for s, e in spans:
+        if regions and s <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], e)
+        else:
+            regions.append([s, e])
+    outside, cursor = [], 0
+    for s, e in regions:
+        outside.append(context[cursor:s])
+        cursor = e
+    outside.append(context[cursor:])
+
+    def rebuild(texts):
+        question, pieces = texts[0], texts[1:]
+        out, starts_of = [], {}
+        for k, (s, e) in enumerate(regions):
+            out.append(pieces[k])
+            starts_of[s] = sum(map(len, out))
+            out.append(context[s:e])
+        out.append(pieces[-1])
+        region_of = {i: s for s, e in regions for i in range(s, e)}
+        starts = [starts_of[region_of[a]] + a - region_of[a] for a in answers["answer_start"]]
+        return {**row, "question": question, "context": "".join(out),
+                "answers": {**answers, "text": list(answers["text"]), "answer_start": starts}}
+    return [row["question"]] + outside, rebuild
+
+
+# ------------------------------------------------------------------------------ candidate edits
+def _edit(text: str, i: int, kind: str, rng: random.Random, lang: str | None, keep_one: bool) -> str | None:
+    """`text` with one edit of `kind` at letter grapheme i, or None if that edit is impossible there."""
+    gs = graphemes(text)
+    g = gs[i]
+    letters = sum(1 for x in gs if is_letter_grapheme(x))
+    extra = own_letters(gs)
+    if kind == "delete":
+        if keep_one and letters <= 1:
+            return None  # a tagging token must not lose its only letter
+        new = ""
+    elif kind == "insert":
+        ins = new_letter(g, rng, extra)
+        if ins is None:
+            return None
+        new = g + ins if rng.random() < 0.5 else ins + g
+    elif kind == "substitute":
+        new = substitute_grapheme(g, rng, extra)
+    elif kind == "transpose":
+        if i + 1 >= len(gs) or not is_letter_grapheme(gs[i + 1]) or gs[i + 1] == g:
+            return None
+        return "".join(gs[:i] + [gs[i + 1], g] + gs[i + 2:])
+    elif kind == "keyboard":
+        script = script_of_grapheme(g)
+        layout, _ = layout_for(lang, script, script == dominant_script(text))
+        new = key_slip(g, layout, rng) if layout else None
+    else:
+        new = homoglyph_swap(g, rng) if has_homoglyph(g) else None
+    if new is None or new == g:
+        return None
+    return "".join(gs[:i] + [new] + gs[i + 1:])
+
+
+def candidates(texts: list[str], rng: random.Random, k: int, lang: str | None, keep_one: bool = False
+               ) -> list[list[str]]:
+    """Up to k distinct single-edit variants of `texts`, each changing one letter grapheme of one text."""
+    positions = [(s, i) for s, t in enumerate(texts) for i, g in enumerate(graphemes(t)) if is_letter_grapheme(g)]
+    out, seen = [], set()
+    if not positions:
+        return out
+    for _ in range(k * _TRIES):
+        if len(out) >= k:
+            break
+        s, i = rng.choice(positions)
+        new = _edit(texts[s], i, rng.choice(EDIT_KINDS), rng, lang, keep_one)
+        if new is None or (s, new) in seen:
+            continue
+        seen.add((s, new))
+        out.append(texts[:s] + [new] + texts[s + 1:])
+    return out
+
+
+# ------------------------------------------------------------------------------ model scoring
+class _Scorer:
+    """Gold score and prediction for a list of rows, one forward batch per `batch_size` inputs."""
+
+    def __init__(self, evaluator, model, head: str | None, task):
+        from ..batching import collate, eval_batches
+        from ..features import featurize
+
+        self.ev, self.model, self.head, self.task = evaluator, model, head, task
+        self._collate, self._batches, self._featurize = collate, eval_batches, featurize
+        self.tok = evaluator.bb.tokenizer
+        self.max_len = evaluator._max_len(task)
+
+    @torch.no_grad()
+    def __call__(self, rows: list[dict]) -> tuple[list[float], list]:
+        from .. import precision as prec
+        from ..features import length
+        from ..modeling import best_span, decode
+
+        kind = self.task.head
+        feats = self._featurize(self.task, rows, self.tok, self.max_len, train=kind == "extractive_qa")
+        gold = [0.0] * len(feats)
+        preds: list = [None] * len(feats)
+        self.model.eval()
+        for idx in self._batches([length(f) for f in feats], self.ev.batch_size):
+            batch = [feats[i] for i in idx]
+            inputs = {k: v.to(self.ev.device) for k, v in self._collate(batch, self.tok.pad_token_id).items()
+                      if k in ("input_ids", "attention_mask")}
+            with prec.autocast(self.ev.precision, self.ev.device):
+                out = self.model(**inputs, head=self.head)
+            for b, (i, p) in enumerate(zip(idx, decode(self.task, out, batch))):
+                preds[i] = p
+                gold[i] = self._gold(out, b, feats[i])
+        if kind == "extractive_qa":
+            # Several windows per question: the best window's gold likelihood, SQuAD post-processing for answers.
+            per_row = [-math.inf] * len(rows)
+            for f, g in zip(feats, gold):
+                if g is not None:
+                    per_row[f["example"]] = max(per_row[f["example"]], g)
+            answers = best_span(feats, preds, rows)
+            return [g if g > -math.inf else 0.0 for g in per_row], [answers[r["id"]] for r in rows]
+        return gold, preds
+
+    def _gold(self, out, b: int, feat: dict) -> float | None:
+        kind = self.task.head
+        if kind in ("classification", "multiple_choice"):
+            return torch.log_softmax(out.logits[b].float(), -1)[feat["labels"]].item()
+        if kind == "tagging":
+            logp = torch.log_softmax(out.logits[b].float(), -1)
+            labels = torch.tensor(feat["labels"])
+            keep = labels != -100
+            if not keep.any():
+                return 0.0
+            return logp[: len(labels)][keep].gather(-1, labels[keep].unsqueeze(-1)).mean().item()
+        s, e = feat["start_positions"], feat["end_positions"]
+        if s == 0 and e == 0:
+            return None  # the answer is not inside this window
+        n = len(feat["input_ids"])
+        return (torch.log_softmax(out.start_logits[b, :n].float(), -1)[s]
+                + torch.log_softmax(out.end_logits[b, :n].float(), -1)[e]).item()
+
+
+def _correct(task, pred, row) -> int:
+    """How much of the example is right: 1/0, or the number of correct tags."""
+    from ..metrics import normalize_squad_answer
+
+    if task.head in ("classification", "multiple_choice"):
+        return int(pred == int(row["label"]))
+    if task.head == "tagging":
+        return sum(p == g for p, g in zip(pred, row["tags"]))
+    return int(any(normalize_squad_answer(pred) == normalize_squad_answer(a) for a in row["answers"]["text"]))
+
+
+# ------------------------------------------------------------------------------ the attack
+def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec: str | NoiseSpec, *, seed: int,
+               lang: str | None, candidates_per_step: int = CANDIDATES) -> AttackResult:
+    from .. import metrics
+    from ..inference import references
+
+    spec = parse_spec(spec)
+    if spec.name != "adversarial":
+        raise ConfigError(f"run_attack needs an adversarial setting, got '{spec}'", "use e.g. adversarial:budget=3")
+    if task.head == "retrieval":
+        _slots({}, "retrieval")
+    if candidates_per_step < 1:
+        raise ConfigError(f"candidates_per_step={candidates_per_step} must be at least 1", "use e.g. 16")
+    budget = int(spec.severity)
+    score = _Scorer(evaluator, model, head, task)
+    keep_one = task.head == "tagging"
+    out_rows, preds, clean_preds, edits, queries, attacked, flipped = [], [], [], [], [], [], []
+    for row in rows:
+        (g0,), (p0,) = score([row])
+        c0 = _correct(task, p0, row)
+        clean_preds.append(p0)
+        cur_row, cur_g, cur_p, n_edits, n_q = row, g0, p0, 0, 1
+        texts, rebuild = _slots(row, task.head)
+        if c0 > 0:
+            for step in range(budget):
+                rng = stable_rng(seed, row["id"], f"attack:{step}", str(spec))
+                cands = candidates(texts, rng, candidates_per_step, lang, keep_one)
+                if not cands:
+                    break
+                cand_rows = [rebuild(t) for t in cands]
+                gs, ps = score(cand_rows)
+                n_q += len(cands)
+                best = min(range(len(cands)), key=lambda j: (gs[j], j))
+                if gs[best] < cur_g:
+                    texts, cur_row, cur_g, cur_p = cands[best], cand_rows[best], gs[best], ps[best]
+                    n_edits += 1
+                if _correct(task, cur_p, row) < c0:
+                    break
+        out_rows.append(cur_row)
+        preds.append(cur_p)
+        edits.append(n_edits)
+        queries.append(n_q)
+        attacked.append(c0 > 0)
+        flipped.append(c0 > 0 and _correct(task, cur_p, row) < c0)
+    if task.head == "extractive_qa":
+        preds = {r["id"]: p for r, p in zip(rows, preds)}
+        clean_preds = {r["id"]: p for r, p in zip(rows, clean_preds)}
+    refs = references(task, rows)
+    kw = {"lang": lang if task.metric == "mlqa" else None}
+    scores = metrics.score_kind(task.metric, preds, refs, **kw)
+    scores |= {f"clean_{k}": v for k, v in metrics.score_kind(task.metric, clean_preds, refs, **kw).items()}
+    n_attacked = sum(attacked)
+    scores["attack_success_rate"] = 100.0 * sum(flipped) / n_attacked if n_attacked else math.nan
+    scores["queries_per_example"] = sum(queries) / len(rows) if rows else 0.0
+    scores["edits_per_example"] = sum(edits) / len(rows) if rows else 0.0
+    return AttackResult(out_rows, preds, refs, clean_preds, edits, queries, attacked, flipped, scores)
+
+
+def attack(evaluator, model, head: str | None, task, rows: list[dict], spec: str | NoiseSpec, *, seed: int,
+           lang: str | None, candidates_per_step: int = CANDIDATES):
+    """(predictions, references, scores) on the attacked inputs; the hook Evaluator.evaluate calls."""
+    res = run_attack(evaluator, model, head, task, rows, spec, seed=seed, lang=lang,
+                     candidates_per_step=candidates_per_step)
+    return res.preds, res.refs, res.scores

@@ -1,0 +1,139 @@
+"""The model-in-the-loop attack on a real (tiny) composition: budget, determinism, and what it reports."""
+import math
+import random
+
+import pytest
+
+from modxfer.errors import ModxferError
+from modxfer.noise.attack import CANDIDATES, attack, candidates, run_attack
+from modxfer.noise.scripts import graphemes
+
+N = 24
+
+
+def _levenshtein(a: list[str], b: list[str]) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_base, data_dir, tmp_path_factory):
+    from modxfer.evaluation import Evaluator
+    from modxfer.tasks import get_task
+    from modxfer.training import train
+
+    store = tmp_path_factory.mktemp("store")
+    train("xnli", base=tiny_base, examples=64, store=store, data_dir=data_dir, progress=False, precision="fp32")
+    ev = Evaluator(tiny_base, store=store, data_dir=data_dir, precision="fp32")
+    from modxfer.composition import Composition
+    from modxfer.training import TrainSettings
+
+    comp = Composition.parse("xnli")
+    pieces = ev.artifacts_for(comp, TrainSettings(examples=64, base=tiny_base, precision="fp32"))
+    model, head = ev.model_for(comp, pieces)
+    task = get_task("xnli")
+    rows = task.load("test", "de", data_dir=data_dir, limit=N).to_list()
+    return ev, model, head, task, rows
+
+
+def test_budget_respected_and_scores_consistent(setup):
+    ev, model, head, task, rows = setup
+    res = run_attack(ev, model, head, task, rows, "adversarial:budget=2", seed=0, lang="de", candidates_per_step=8)
+    assert len(res.rows) == len(rows)
+    for orig, new, n_edits, n_q in zip(rows, res.rows, res.edits, res.queries):
+        assert n_edits <= 2 and n_q <= 1 + 2 * 8
+        assert new["label"] == orig["label"] and new["id"] == orig["id"]
+        dist = sum(_levenshtein(graphemes(orig[k]), graphemes(new[k])) for k in ("text_a", "text_b"))
+        assert dist <= 2 * n_edits  # one edit is one grapheme change (a transposition counts 2 here)
+        assert (dist == 0) == (n_edits == 0)
+    s = res.scores
+    assert s["accuracy"] <= s["clean_accuracy"]
+    correct = [p == r for p, r in zip(res.clean_preds, res.refs)]
+    assert res.attacked == correct  # only originally-correct examples are attacked
+    after = [p == r for p, r in zip(res.preds, res.refs)]
+    assert all(a or not b for a, b in zip(correct, after))  # wrong stays wrong: their inputs are not touched
+    flipped = sum(c and not a for c, a in zip(correct, after))
+    if any(correct):
+        assert s["attack_success_rate"] == pytest.approx(100.0 * flipped / sum(correct))
+        assert s["clean_accuracy"] - s["accuracy"] == pytest.approx(100.0 * flipped / len(rows))
+    assert s["queries_per_example"] == pytest.approx(sum(res.queries) / len(rows))
+
+
+def test_deterministic_and_independent_of_batch(setup):
+    ev, model, head, task, rows = setup
+    rows = rows[:12]
+    a = run_attack(ev, model, head, task, rows, "adversarial:3", seed=1, lang="de", candidates_per_step=6)
+    b = run_attack(ev, model, head, task, rows, "adversarial:budget=3", seed=1, lang="de", candidates_per_step=6)
+    assert a.rows == b.rows and a.preds == b.preds and a.scores == b.scores
+    # Each example is attacked on its own: the same example alone gives the same attacked text.
+    i = next(k for k, e in enumerate(a.edits) if e)
+    alone = run_attack(ev, model, head, task, [rows[i]], "adversarial:3", seed=1, lang="de", candidates_per_step=6)
+    assert alone.rows[0] == a.rows[i]
+    c = run_attack(ev, model, head, task, rows, "adversarial:3", seed=2, lang="de", candidates_per_step=6)
+    assert c.rows != a.rows
+
+
+def test_attack_hook_and_budget_zero(setup):
+    ev, model, head, task, rows = setup
+    preds, refs, scores = attack(ev, model, head, task, rows[:6], "adversarial:budget=0", seed=0, lang="de")
+    assert scores["accuracy"] == scores["clean_accuracy"]
+    assert scores["queries_per_example"] == 1.0 and scores["edits_per_example"] == 0.0
+    assert len(preds) == len(refs) == 6
+
+
+def test_evaluator_runs_adversarial_setting(setup, tiny_base, data_dir):
+    ev = setup[0]
+    res = ev.evaluate("xnli", languages="de", noise="clean,adversarial:budget=1", examples=8, train_examples=64,
+                      progress=False)
+    clean, adv = res.rows
+    assert adv["noise"] == "adversarial:1"
+    assert adv["metrics"]["clean_accuracy"] == pytest.approx(clean["score"])
+    assert adv["score"] <= clean["score"]
+    assert adv["metrics"]["queries_per_example"] <= 1 + CANDIDATES
+
+
+def test_retrieval_is_a_clear_error(setup):
+    ev, model, head, _, _ = setup
+    from modxfer.tasks import get_task
+
+    with pytest.raises(ModxferError, match="retrieval"):
+        run_attack(ev, model, head, get_task("tatoeba"), [{"id": "x", "source": "a", "target": "b"}],
+                   "adversarial:1", seed=0, lang="deu")
+    with pytest.raises(ModxferError, match="adversarial"):
+        run_attack(ev, model, head, setup[3], setup[4], "typo:0.1", seed=0, lang="de")
+
+
+def test_candidates_are_single_script_aware_edits():
+    rng = random.Random(0)
+    texts = ["कुत्ता बगीचे में सो रहा है।", "Der Hund"]
+    cands = candidates(texts, rng, 20, "hi")
+    assert len(cands) == 20 and len({tuple(c) for c in cands}) == 20
+    for c in cands:
+        changed = [k for k in range(2) if c[k] != texts[k]]
+        assert len(changed) == 1
+        k = changed[0]
+        assert _levenshtein(graphemes(texts[k]), graphemes(c[k])) <= 2
+    # A one-letter tagging token never loses its letter.
+    for c in candidates(["a"], random.Random(1), 10, "en", keep_one=True):
+        assert c[0] and c[0].strip()
+    assert candidates(["123 !!"], random.Random(0), 5, "en") == []
+
+
+def test_tagging_and_qa_label_preservation():
+    from modxfer.noise.attack import _slots
+
+    row = {"id": "q", "question": "Wer?", "context": "Der Hund schläft im Garten.",
+           "answers": {"text": ["Hund"], "answer_start": [4]}}
+    texts, rebuild = _slots(row, "extractive_qa")
+    assert texts == ["Wer?", "Der ", " schläft im Garten."]
+    new = rebuild(["Wer?", "Dder ", " schläft im Garten."])
+    s = new["answers"]["answer_start"][0]
+    assert new["context"][s:s + 4] == "Hund" and s == 5
+    tag = {"id": "t", "tokens": ["Der", "Hund"], "tags": ["O", "O"]}
+    texts, rebuild = _slots(tag, "tagging")
+    assert rebuild(["Dxr", "Hund"])["tokens"] == ["Dxr", "Hund"] and not math.isnan(len(texts))
