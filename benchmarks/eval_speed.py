@@ -41,7 +41,7 @@ def naive(store, comps, langs, examples, base) -> tuple[float, dict]:
 
     from modxfer.composition import Composition
     from modxfer.evaluation import Evaluator
-    from modxfer.modeling import backbone
+    from modxfer.modeling import MEAN_POOLED_HEADS, backbone
     from modxfer.tasks import get_task
     from modxfer.training import TrainSettings
 
@@ -53,6 +53,8 @@ def naive(store, comps, langs, examples, base) -> tuple[float, dict]:
         comp = Composition.parse(c)
         pieces = ev.artifacts_for(comp, TrainSettings(base=base, precision="auto", **TRAIN))
         model = AutoAdapterModel.from_pretrained(bb.path)
+        for name, head in MEAN_POOLED_HEADS.items():  # modxfer's sentence heads, as any user loading them does
+            model.register_custom_head(name, head)
         names = []
         for p in pieces:
             model.load_adapter(str(p.path / "adapter"), load_as=p.adapter_name, with_head=False, use_safetensors=True)

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("modxfer-adapter", "modxfer-full", "plain-adapters")
+VARIANTS = ("modxfer-adapter", "modxfer-adapter-bf16", "modxfer-full", "plain-adapters")
 
 
 def _rows(n: int):
@@ -36,7 +36,9 @@ def run_variant(variant: str, examples: int, batch_size: int, base: str) -> dict
     rows = _rows(examples)
     if variant.startswith("modxfer"):
         comp = Composition("xnli", (), "full" if variant == "modxfer-full" else "target")
-        plan = _Plan(comp, TrainSettings(base=base, examples=examples, batch_size=batch_size), None, None)
+        precision = "bf16" if variant.endswith("bf16") else "auto"
+        settings = TrainSettings(base=base, examples=examples, batch_size=batch_size, epochs=1.0, precision=precision)
+        plan = _Plan(comp, settings, None, None)
         _seed_everything(0)
         model, head, trainable = _build(plan, [])
         t0 = time.perf_counter()

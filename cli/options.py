@@ -13,7 +13,7 @@ def training_options(f):
     opts = [
         click.option("--config", default="seq_bn", show_default=True, help="adapters config name (seq_bn, lora, ...)."),
         click.option("--examples", type=int, default=2000, show_default=True, help="Training examples per task."),
-        click.option("--epochs", type=float, default=1.0, show_default=True),
+        click.option("--epochs", type=float, default=2.0, show_default=True),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
         click.option("--base", default="embedded", show_default=True, help="Backbone: embedded, a HF id or a path."),

@@ -47,7 +47,7 @@ class TrainSettings:
 
     config: str = "seq_bn"
     examples: int | None = 2000
-    epochs: float = 1.0
+    epochs: float = 2.0
     seed: int = 0
     precision: str = "auto"
     base: str = "embedded"

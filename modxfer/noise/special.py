@@ -22,9 +22,10 @@ class Adversarial(Perturbation):
     """Parsed and validated here; the attack is run by the evaluation, which holds the model."""
 
     name = "adversarial"
-    summary = "model-guided word substitution attack with at most `budget` edits per example"
+    summary = ("model-in-the-loop greedy attack: at most `budget` character edits (typo, keyboard, homoglyph) per "
+               "example, each chosen to lower the gold answer's probability")
     params = {"budget": Param(int, None, check=lambda v: v >= 0, expect="a whole number >= 0",
-                              doc="maximum number of edited words per example")}
+                              doc="maximum number of character edits per example")}
     primary = "budget"
     model_dependent = True
 
