@@ -26,6 +26,6 @@ def test_train_stack_and_evaluate_zero_shot(data_dir, tmp_path):
     assert target.card["depends_on"] == [inter.key]
     assert target.card["base"]["model_id"].startswith("intfloat/multilingual-e5-small")
     res = Evaluator("embedded", store=store).evaluate("mnli>xnli", languages="en,de,hi", noise=["clean", "typo:0.1"],
-                                                      examples=24, progress=False, train_examples=32, batch_size=16)
+                                                      examples=24, progress=False, train_examples=32, batch_size=16, epochs=1.0)
     assert [(r["lang"], r["noise"]) for r in res.rows][:3] == [("en", "clean"), ("de", "clean"), ("hi", "clean")]
     assert all(0 <= r["score"] <= 100 and r["n"] == 24 for r in res.rows)

@@ -116,9 +116,10 @@ def test_round_trip_save_load_gives_identical_predictions(tiny_base, store, comp
 def test_retrieval_with_and_without_an_intermediate(tiny_base, store):
     train("mnli", base=tiny_base, store=store, progress=False, **FAST)
     ev = Evaluator(tiny_base, store=store)
-    bare = ev.evaluate("tatoeba", languages="deu,cmn", examples=40, progress=False, train_examples=48, batch_size=16)
+    bare = ev.evaluate("tatoeba", languages="deu,cmn", examples=40, progress=False, train_examples=48, batch_size=16,
+                       epochs=1.0)
     stacked = ev.evaluate("mnli>tatoeba", languages="deu,cmn", examples=40, progress=False, train_examples=48,
-                          batch_size=16)
+                          batch_size=16, epochs=1.0)
     assert [r["lang"] for r in bare.rows] == ["deu", "cmn"]
     for r in bare.rows + stacked.rows:
         assert 0 <= r["metrics"]["accuracy"] <= 100 and "accuracy_en_to_xx" in r["metrics"] and r["n"] == 40
@@ -131,7 +132,7 @@ def test_evaluate_rows_and_predictions_file(tiny_base, store, tmp_path):
     train("xnli", on=["mnli"], base=tiny_base, store=store, progress=False, **FAST)
     res = Evaluator(tiny_base, store=store).evaluate("mnli>xnli", languages=["de", "zh"], noise=["clean", "typo:0.2"],
                                                      examples=20, out_dir=tmp_path / "out", progress=False,
-                                                     train_examples=48, batch_size=16)
+                                                     train_examples=48, batch_size=16, epochs=1.0)
     assert [(r["lang"], r["noise"]) for r in res.rows] == [("de", "clean"), ("zh", "clean"), ("de", "typo:0.2"),
                                                            ("zh", "typo:0.2")]
     assert all(r["metric"] == "accuracy" and r["n"] == 20 for r in res.rows)
