@@ -31,14 +31,14 @@ def run_variant(variant: str, examples: int, batch_size: int, base: str) -> dict
     import torch
 
     from modxfer.composition import Composition
-    from modxfer.training import TrainSettings, _build, _fit, _Plan, _seed_everything
+    from modxfer.training import TrainSettings, _build, _fit, TrainingPlan, _seed_everything
 
     rows = _rows(examples)
     if variant.startswith("modxfer"):
         comp = Composition("xnli", (), "full" if variant == "modxfer-full" else "target")
         precision = "bf16" if variant.endswith("bf16") else "auto"
         settings = TrainSettings(base=base, examples=examples, batch_size=batch_size, epochs=1.0, precision=precision)
-        plan = _Plan(comp, settings, None, None)
+        plan = TrainingPlan(comp, settings, None, None)
         _seed_everything(0)
         model, head, trainable = _build(plan, [])
         t0 = time.perf_counter()

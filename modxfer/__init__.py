@@ -15,8 +15,13 @@ _LAZY = {
     "check_data": ("modxfer.tasks", "check_data"),
     "load_backbone": ("modxfer.backbone", "load_backbone"),
     "ModxferError": ("modxfer.errors", "ModxferError"),
+    "Composition": ("modxfer.composition", "Composition"),
+    "train": ("modxfer.training", "train"),
+    "evaluate": ("modxfer.evaluation", "evaluate"),
+    "Evaluator": ("modxfer.evaluation", "Evaluator"),
 }
-_SUBMODULES = {"tasks", "metrics", "languages", "backbone", "noise", "errors", "io"}
+_SUBMODULES = {"tasks", "metrics", "languages", "backbone", "noise", "errors", "io", "composition", "training",
+               "evaluation", "sweeps", "artifacts"}
 
 __all__ = sorted(set(_LAZY) | _SUBMODULES)
 

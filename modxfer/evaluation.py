@@ -27,7 +27,7 @@ from .inference import embed, predict, references, retrieval_predictions
 from .io import atomic_write_text
 from .modeling import backbone, fresh_model
 from .tasks import Task, get_task
-from .training import TrainSettings, _Plan, load_adapter, load_full_encoder
+from .training import TrainSettings, TrainingPlan, load_adapter, load_full_encoder
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Evaluator:
         # Computing a key reads and hashes the training data; a sweep asks for the same ones many times.
         cache_key = (str(piece), settings)
         if cache_key not in self._keys:
-            self._keys[cache_key] = _Plan(piece, settings, self.data_dir, self.store).key
+            self._keys[cache_key] = TrainingPlan(piece, settings, self.data_dir, self.store).key
         return self._keys[cache_key]
 
     def model_for(self, comp: Composition, pieces: list[art.Artifact]):

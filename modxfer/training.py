@@ -95,7 +95,7 @@ def _data_fingerprint(rows: list[dict]) -> str:
     return h.hexdigest()
 
 
-class _Plan:
+class TrainingPlan:
     """The resolved training request: composition, settings, rows, dependencies and the key."""
 
     def __init__(self, comp: Composition, s: TrainSettings, data_dir, store):
@@ -107,7 +107,7 @@ class _Plan:
         ds = self.task.load("train", "en", data_dir=data_dir, limit=s.examples)
         self.rows = ds.to_list()
         self.precision = prec.resolve(s.precision, prec.default_device())
-        self.deps = [_Plan(d, s, data_dir, store) for d in _dependencies(comp)]
+        self.deps = [TrainingPlan(d, s, data_dir, store) for d in _dependencies(comp)]
         self.spec = {
             "modxfer": __version__,
             "base": {"model_id": self.bb.model_id, "weights_hash": self.bb.weights_hash, "hidden_size": self.bb.hidden_size},
@@ -132,7 +132,7 @@ def _dependencies(comp: Composition) -> list[Composition]:
 def train_key(task: str, *, on: Sequence[str] = (), fuse: bool = False, full: bool = False, data_dir=None, store=None,
               **settings) -> str:
     """The content key of a training request, computed without training."""
-    return _Plan(composition_for(task, on, fuse, full), TrainSettings(**settings), data_dir, store).key
+    return TrainingPlan(composition_for(task, on, fuse, full), TrainSettings(**settings), data_dir, store).key
 
 
 def train(task: str, *, on: Sequence[str] = (), fuse: bool = False, full: bool = False, data_dir=None,
@@ -141,11 +141,11 @@ def train(task: str, *, on: Sequence[str] = (), fuse: bool = False, full: bool =
 
     ``settings`` are the fields of :class:`TrainSettings` (config, examples, epochs, seed, precision, base, ...).
     """
-    plan = _Plan(composition_for(task, on, fuse, full), TrainSettings(**settings), data_dir, store)
+    plan = TrainingPlan(composition_for(task, on, fuse, full), TrainSettings(**settings), data_dir, store)
     return _run(plan, progress=progress, force=force)
 
 
-def _run(plan: _Plan, *, progress: bool, force: bool) -> art.Artifact:
+def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
     deps = [_run(d, progress=progress, force=False) for d in plan.deps]
     if not force and (found := art.find(plan.store, plan.task.name, plan.key)):
         log.info("reusing %s (%s)", found.path, plan.comp)
@@ -169,7 +169,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _build(plan: _Plan, deps: list[art.Artifact]):
+def _build(plan: TrainingPlan, deps: list[art.Artifact]):
     """The model for this run with only the right parameters trainable; returns (model, head name, n trainable)."""
     from adapters.composition import Fuse
 
@@ -226,7 +226,7 @@ def load_full_encoder(model, artifact: art.Artifact) -> None:
                                    "use the backbone it was trained on")
 
 
-def _fit(model, plan: _Plan, head: str, *, progress: bool) -> dict:
+def _fit(model, plan: TrainingPlan, head: str, *, progress: bool) -> dict:
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -267,7 +267,7 @@ def _fit(model, plan: _Plan, head: str, *, progress: bool) -> dict:
             "final_loss": round(float(np.mean(losses[-20:])), 4)}
 
 
-def _validate(model, plan: _Plan, head: str) -> dict:
+def _validate(model, plan: TrainingPlan, head: str) -> dict:
     task = plan.task
     if "validation" not in task.splits:
         return {}
@@ -280,7 +280,7 @@ def _validate(model, plan: _Plan, head: str) -> dict:
     return {"validation": {k: round(v, 2) for k, v in scores.items()}, "validation_examples": len(rows)}
 
 
-def _write(model, plan: _Plan, head: str, deps, tmp: Path) -> None:
+def _write(model, plan: TrainingPlan, head: str, deps, tmp: Path) -> None:
     from safetensors.torch import save_file
 
     if plan.comp.kind == "full":

@@ -12,7 +12,7 @@ from modxfer.errors import AdapterMismatchError, ConfigError, ModxferError
 from modxfer.evaluation import Evaluator
 from modxfer.inference import predict
 from modxfer.tasks import get_task
-from modxfer.training import TrainSettings, _build, _fit, _Plan, train, train_key
+from modxfer.training import TrainSettings, _build, _fit, TrainingPlan, train, train_key
 from modxfer_cli.main import cli
 
 FAST = dict(examples=48, batch_size=16, epochs=1.0)
@@ -58,7 +58,7 @@ def test_stack_freezes_the_intermediate(tiny_base, store):
     after = _tensors(inter.path / "adapter" / "adapter.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert tgt.card["depends_on"] == [inter.key] and tgt.card["composition"] == "mnli>xnli"
-    plan = _Plan(Composition.parse("mnli>xnli"), TrainSettings(base=tiny_base, **FAST), None, store)
+    plan = TrainingPlan(Composition.parse("mnli>xnli"), TrainSettings(base=tiny_base, **FAST), None, store)
     model, head, n = _build(plan, [inter])
     frozen = [n_ for n_, p in model.named_parameters() if inter.adapter_name in n_ and p.requires_grad]
     assert frozen == [] and n == tgt.card["trainable_parameters"]
@@ -98,8 +98,8 @@ def test_round_trip_save_load_gives_identical_predictions(tiny_base, store, comp
     from modxfer.training import _dependencies, _run, _seed_everything
 
     settings = TrainSettings(base=tiny_base, precision="fp32", **FAST)
-    deps = [_run(_Plan(d, settings, None, store), progress=False, force=False) for d in _dependencies(c)]
-    plan = _Plan(c, settings, None, store)
+    deps = [_run(TrainingPlan(d, settings, None, store), progress=False, force=False) for d in _dependencies(c)]
+    plan = TrainingPlan(c, settings, None, store)
     _seed_everything(settings.seed)
     model, head, _ = _build(plan, deps)
     _fit(model, plan, head, progress=False)
@@ -124,7 +124,6 @@ def test_retrieval_with_and_without_an_intermediate(tiny_base, store):
     for r in bare.rows + stacked.rows:
         assert 0 <= r["metrics"]["accuracy"] <= 100 and "accuracy_en_to_xx" in r["metrics"] and r["n"] == 40
     # The adapter changes the representations, hence (almost surely) the retrieval scores.
-    model_bare, _ = ev.model_for(Composition.parse("tatoeba"), [])
     assert bare.rows[0]["artifacts"] == [] and len(stacked.rows[0]["artifacts"]) == 1
 
 

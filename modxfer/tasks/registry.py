@@ -133,10 +133,6 @@ def _pawsx(split: str, root: Path, lang: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- multiple choice
-def _mc(rows: list[dict]) -> list[dict]:
-    return rows
-
-
 def _copa(root: Path, rel: str) -> list[dict]:
     path = root / rel
     out = []
