@@ -151,6 +151,8 @@ class Evaluator:
                 from .noise.lexicon import ensure_lexicon
 
                 ensure_lexicon(lang, backbone=self.bb, data_dir=self.data_dir)
+            elif noise.name == "adversarial" and noise.get("unit") == "words":
+                self._word_attack_lexicon(lang)
             if noise.name not in ("clean", "adversarial"):  # the attack perturbs with the model in the loop
                 from .noise import perturb_example
 
@@ -158,6 +160,23 @@ class Evaluator:
             feats = None if task.head == "retrieval" else featurize(task, rows, self.bb.tokenizer, self._max_len(task))
             self._features[key] = (rows, feats)
         return self._features[key]
+
+    def _word_attack_lexicon(self, lang: str) -> None:
+        """Register `lang`'s lexicon so the word attack can translate; without one it only drops, moves and misspells."""
+        import warnings
+
+        from .noise.keyboard import NoiseFallbackWarning
+        from .noise.lexicon import ensure_lexicon
+
+        from .languages import get as language
+
+        if language(lang).iso3 == "eng":
+            return  # English is what the lexicons translate into
+        try:
+            ensure_lexicon(lang, backbone=self.bb, data_dir=self.data_dir)
+        except ModxferError as e:
+            warnings.warn(f"adversarial unit=words on '{lang}' runs without translation edits: {e.problem}",
+                          NoiseFallbackWarning, stacklevel=3)
 
     def _max_len(self, task: Task) -> int:
         return 256 if task.head == "tagging" else self.max_length  # long sentences must not lose tagged words

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from modxfer.errors import ModxferError
-from modxfer.noise.attack import CANDIDATES, attack, candidates, run_attack
+from modxfer.noise.attack import CANDIDATES, attack, candidates, run_attack, word_candidates
 from modxfer.noise.scripts import graphemes
 
 N = 24
@@ -137,3 +137,78 @@ def test_tagging_and_qa_label_preservation():
     tag = {"id": "t", "tokens": ["Der", "Hund"], "tags": ["O", "O"]}
     texts, rebuild = _slots(tag, "tagging")
     assert rebuild(["Dxr", "Hund"])["tokens"] == ["Dxr", "Hund"] and not math.isnan(len(texts))
+
+
+def _word_diff(a: str, b: str) -> int:
+    from modxfer.noise.segment import segment_words
+
+    return _levenshtein(segment_words(a)[0], segment_words(b)[0])
+
+
+def test_word_candidates_edit_one_word_of_one_text():
+    lexicon = {"Hund": "dog", "Garten": "garden", "狗": "dog"}
+    texts = ["Der Hund schläft im Garten.", "Ein Tier."]
+    cands = word_candidates(texts, random.Random(0), 30, "de", lexicon=lexicon)
+    assert len(cands) == 30 and len({tuple(c) for c in cands}) == 30
+    seen_translation = False
+    for c in cands:
+        changed = [k for k in range(2) if c[k] != texts[k]]
+        assert len(changed) == 1
+        k = changed[0]
+        # drop/duplicate/translate/misspell change one word; a swap of neighbours is two substitutions.
+        assert 1 <= _word_diff(texts[k], c[k]) <= 2
+        seen_translation |= "dog" in c[k].lower() or "garden" in c[k].lower()
+        assert c[k].strip()
+    assert seen_translation
+    # No lexicon: never a translation. A one-word text never loses its word.
+    for c in word_candidates(["Hund"], random.Random(3), 10, "de"):
+        assert c[0] and "dog" not in c[0]
+    # Han is split per character and a spaced translation is set off with spaces.
+    zh = word_candidates(["我的狗在睡觉"], random.Random(1), 40, "zh", lexicon=lexicon)
+    assert any(" dog " in c[0] for c in zh)
+    assert word_candidates(["!!! ..."], random.Random(0), 5, "en") == []
+
+
+def test_word_candidates_for_tagging_keep_one_word_per_token():
+    tokens = ["Angela", "Merkel", "besucht", "Paris", "."]
+    lexicon = {"besucht": "visits", "Merkel": "two words"}
+    cands = word_candidates(tokens, random.Random(2), 20, "de", tagging=True, lexicon=lexicon)
+    assert any(c[2] == "visits" for c in cands)
+    for c in word_candidates(tokens, random.Random(2), 20, "de", tagging=True, lexicon=lexicon):
+        assert len(c) == len(tokens)
+        changed = [i for i in range(len(tokens)) if c[i] != tokens[i]]
+        assert len(changed) == 1 and c[changed[0]].strip()
+        assert c[changed[0]] != "two words"  # never a multi-word translation: it would split the token
+        assert c[4] == "."
+
+
+def test_word_attack_on_the_model(setup):
+    from modxfer.noise import set_lexicon
+
+    ev, model, head, task, rows = setup
+    set_lexicon("de", {"nicht": "not", "und": "and", "der": "the", "die": "the", "ist": "is"})
+    res = run_attack(ev, model, head, task, rows[:12], "adversarial:2,unit=words", seed=0, lang="de",
+                     candidates_per_step=6)
+    for orig, new, n in zip(rows, res.rows, res.edits):
+        assert n <= 2
+        dist = sum(_word_diff(orig[k], new[k]) for k in ("text_a", "text_b"))
+        assert dist <= 2 * n and (dist == 0) == (n == 0)
+    assert res.scores["accuracy"] <= res.scores["clean_accuracy"]
+
+
+def test_random_search_is_the_same_budget_without_the_model(setup):
+    ev, model, head, task, rows = setup
+    rows = rows[:12]
+    res = run_attack(ev, model, head, task, rows, "adversarial:2,search=random", seed=0, lang="de")
+    # Every example gets exactly `budget` random edits, whether or not it was right, and costs 2 queries.
+    assert res.edits == [2] * len(rows) and res.queries == [2] * len(rows)
+    for orig, new in zip(rows, res.rows):
+        dist = sum(_levenshtein(graphemes(orig[k]), graphemes(new[k])) for k in ("text_a", "text_b"))
+        assert 1 <= dist <= 4
+    again = run_attack(ev, model, head, task, rows, "adversarial:budget=2,search=random", seed=0, lang="de")
+    assert again.rows == res.rows and again.scores == res.scores
+    greedy = run_attack(ev, model, head, task, rows, "adversarial:2", seed=0, lang="de")
+    assert greedy.rows != res.rows
+    # The same example alone is perturbed the same way (no dependence on its neighbours).
+    assert run_attack(ev, model, head, task, rows[3:4], "adversarial:2,search=random", seed=0,
+                      lang="de").rows[0] == res.rows[3]

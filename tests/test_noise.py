@@ -449,7 +449,8 @@ def test_parse_specs_lists():
     ("typpo:0.1", "unknown noise 'typpo'"), ("typo:1.5", r"not a number in \[0, 1\]"), ("typo:abc", "rate='abc'"),
     ("typo:nan", "rate='nan'"), ("typo", "needs its rate"), ("clean:0.1", "unexpected value"),
     ("typo:foo=1", "no parameter 'foo'"), ("typo:0.1,rate=0.2", "given twice"), ("adversarial:budget=-1", "budget"),
-    ("adversarial:1.5", "budget"), ("keyboard:0.1,layout=dvorak", "layout='dvorak'"), ("", "empty"),
+    ("adversarial:1.5", "budget"),
+    ("adversarial:2,unit=sentences", "unit='sentences'"), ("adversarial:2,search=beam", "search='beam'"), ("keyboard:0.1,layout=dvorak", "layout='dvorak'"), ("", "empty"),
     ("typo:0.1,0.2", "unexpected value"),
 ])
 def test_bad_specs_raise_config_error(bad, match):
@@ -461,9 +462,12 @@ def test_bad_specs_raise_config_error(bad, match):
 
 def test_adversarial_parses_but_needs_the_model():
     spec = parse_spec("adversarial:budget=3")
-    with pytest.raises(ModxferError, match="needs the model"):
+    with pytest.raises(ModxferError, match="scored with the model"):
         perturb_text("some text", spec, seed=0, example_id=0)
     assert "budget" in describe(spec)
+    # Defaults are left out of the canonical form, so the default attack keeps its seeds and cache keys.
+    assert str(parse_spec("adversarial:3,unit=chars,search=greedy")) == "adversarial:3"
+    assert str(parse_spec("adversarial:search=random,budget=2,unit=words")) == "adversarial:2,search=random,unit=words"
 
 
 def test_describe_every_perturbation():

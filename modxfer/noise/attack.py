@@ -1,16 +1,26 @@
-"""`adversarial:budget=N`: a black-box greedy attack with the model in the loop, at most N character edits.
+"""`adversarial:budget=N`: a black-box greedy attack with the model in the loop, at most N edits per example.
 
-The edits are the noise package's own: typo operations (insert, delete, substitute, transpose), keyboard
-slips on the language's layout and homoglyph swaps, drawn by the same script-aware generators, so an
-attacked text is one a typist could produce and differs from random noise only in *where* the edits land.
+The edits are the noise package's own, drawn by the same script-aware generators, so an attacked text is one a
+typist (or a code-switching speaker) could produce and differs from random noise only in *where* the edits land:
 
-Greedy search, per example: at each of N steps draw K candidate single edits (seeded by seed, example id
-and step), score them in one batch, and keep the one that lowers the gold score most (if any lowers it).
-The gold score is the log-probability of the gold answer: the gold class or choice, the mean over words of
-the gold tag, or the gold span's start+end log-likelihood (best window) for extractive QA. The search
-stops as soon as the example gets worse than its clean prediction: the prediction flips (classification,
-multiple choice), a correct tag turns wrong, or the answer stops matching (QA). Examples with nothing
-correct to flip are not attacked. A model query is one scored input, so an example costs at most 1 + N*K.
+  unit=chars (default)  one character: typo operations (insert, delete, substitute, transpose), a keyboard slip
+                        on the language's layout, or a homoglyph swap.
+  unit=words            one word: drop it, duplicate it, swap it with the next word, translate it with the
+                        language's bilingual lexicon (when one is registered; see noise/lexicon.py), or misspell
+                        it with one character edit. Tagging keeps one word per token, so only translate (to a
+                        single word) and misspell apply there.
+
+Greedy search, per example: at each of N steps draw K candidate single edits (seeded by seed, example id and
+step), score them in one batch, and keep the one that lowers the gold score most (if any lowers it). The gold
+score is the log-probability of the gold answer: the gold class or choice, the mean over words of the gold tag,
+or the gold span's start+end log-likelihood (best window) for extractive QA. The search stops as soon as the
+example gets worse than its clean prediction: the prediction flips (classification, multiple choice), a correct
+tag turns wrong, or the answer stops matching (QA). Examples with nothing correct to flip are not attacked. A
+model query is one scored input, so an example costs at most 1 + N*K.
+
+search=random is the control: the same kinds of edits, N of them, placed at random without looking at the model
+(every example is perturbed, 2 queries each). "The attack lowers accuracy more than random noise of the same
+budget" is the comparison of adversarial:N with adversarial:N,search=random.
 
 Fields follow the noise package's label-preservation rules (apply.py): tags stay aligned because edits
 stay inside one token and never empty it; QA answer spans are never edited and their offsets are kept;
@@ -35,10 +45,15 @@ from .layouts import layout_for
 from .rng import stable_rng
 from .scripts import dominant_script, graphemes, is_letter_grapheme, script_of_grapheme
 from .spec import NoiseSpec, parse_spec
+from .codeswitch import get_lexicon, switch, translatable_spans, translate_word
+from .segment import has_content, is_unspaced, join_words, segment_words
 from .typo import new_letter, own_letters, substitute_grapheme
+from .words import drop_word
 
 CANDIDATES = 16
 EDIT_KINDS = ("insert", "delete", "substitute", "transpose", "keyboard", "homoglyph")
+WORD_KINDS = ("drop", "duplicate", "swap", "translate", "misspell")
+TAGGING_WORD_KINDS = ("translate", "misspell")
 _TRIES = 8  # draws per candidate before giving up on a position whose edits all fail (e.g. no layout, no look-alike)
 
 
@@ -162,6 +177,81 @@ def candidates(texts: list[str], rng: random.Random, k: int, lang: str | None, k
     return out
 
 
+def _misspell(word: str, rng: random.Random, lang: str | None) -> str | None:
+    letters = [i for i, g in enumerate(graphemes(word)) if is_letter_grapheme(g)]
+    for _ in range(_TRIES):
+        if not letters:
+            return None
+        new = _edit(word, rng.choice(letters), rng.choice(EDIT_KINDS), rng, lang, keep_one=True)
+        if new is not None:
+            return new
+    return None
+
+
+def _word_edit(text: str, kind: str, rng: random.Random, lang: str | None, lexicon: dict | None) -> str | None:
+    """`text` with one word edit of `kind` at a random word, or None if the draw found no valid edit."""
+    words, seps = segment_words(text)
+    content = [j for j, w in enumerate(words) if has_content(w)]
+    if not content:
+        return None
+    if kind == "translate":
+        spans = translatable_spans(words, seps, lexicon) if lexicon else []
+        spans = [sp for sp in spans if "".join(words[sp[0]:sp[1]]) != sp[2]]
+        if not spans:
+            return None
+        switch(words, seps, *rng.choice(spans))
+        return join_words(words, seps)
+    i = rng.choice(content)
+    if kind == "drop":
+        if len(content) <= 1:
+            return None  # a text never loses its last word
+        drop_word(words, seps, i)
+    elif kind == "duplicate":
+        words.insert(i + 1, words[i])
+        seps.insert(i + 1, "" if is_unspaced(words[i]) else " ")
+    elif kind == "swap":
+        later = [j for j in content if j > i]
+        if not later or words[later[0]] == words[i]:
+            return None
+        j = later[0]
+        words[i], words[j] = words[j], words[i]
+    else:
+        new = _misspell(words[i], rng, lang)
+        if new is None:
+            return None
+        words[i] = new
+    return join_words(words, seps)
+
+
+def _token_edit(token: str, kind: str, rng: random.Random, lang: str | None, lexicon: dict | None) -> str | None:
+    """A tagging token rewritten as one word: translated (single word only) or misspelled."""
+    if kind == "translate":
+        new = translate_word(token, lexicon) if lexicon else None
+        return new if new and new != token and not any(ch.isspace() for ch in new) else None
+    return _misspell(token, rng, lang)
+
+
+def word_candidates(texts: list[str], rng: random.Random, k: int, lang: str | None, tagging: bool = False,
+                    lexicon: dict | None = None) -> list[list[str]]:
+    """Up to k distinct single-word-edit variants of `texts` (for tagging, `texts` are the tokens)."""
+    slots = [s for s, t in enumerate(texts) if has_content(t)]
+    kinds = [k_ for k_ in (TAGGING_WORD_KINDS if tagging else WORD_KINDS) if k_ != "translate" or lexicon]
+    out, seen = [], set()
+    if not slots:
+        return out
+    edit = _token_edit if tagging else _word_edit
+    for _ in range(k * _TRIES):
+        if len(out) >= k:
+            break
+        s = rng.choice(slots)
+        new = edit(texts[s], rng.choice(kinds), rng, lang, lexicon)
+        if new is None or new == texts[s] or (s, new) in seen:
+            continue
+        seen.add((s, new))
+        out.append(texts[:s] + [new] + texts[s + 1:])
+    return out
+
+
 # ------------------------------------------------------------------------------ model scoring
 class _Scorer:
     """Gold score and prediction for a list of rows, one forward batch per `batch_size` inputs."""
@@ -248,9 +338,16 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
         _slots({}, "retrieval")
     if candidates_per_step < 1:
         raise ConfigError(f"candidates_per_step={candidates_per_step} must be at least 1", "use e.g. 16")
-    budget = int(spec.severity)
+    budget, unit, search = int(spec.severity), spec.get("unit", "chars"), spec.get("search", "greedy")
     score = _Scorer(evaluator, model, head, task)
-    keep_one = task.head == "tagging"
+    tagging = task.head == "tagging"
+    lexicon = get_lexicon(lang) if unit == "words" else None
+
+    def draw(texts, rng, k):
+        if unit == "words":
+            return word_candidates(texts, rng, k, lang, tagging, lexicon)
+        return candidates(texts, rng, k, lang, keep_one=tagging)
+
     out_rows, preds, clean_preds, edits, queries, attacked, flipped = [], [], [], [], [], [], []
     for row in rows:
         (g0,), (p0,) = score([row])
@@ -258,10 +355,19 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
         clean_preds.append(p0)
         cur_row, cur_g, cur_p, n_edits, n_q = row, g0, p0, 0, 1
         texts, rebuild = _slots(row, task.head)
-        if c0 > 0:
+        if search == "random":
+            for step in range(budget):
+                cands = draw(texts, stable_rng(seed, row["id"], f"attack:{step}", str(spec)), 1)
+                if cands:
+                    texts, n_edits = cands[0], n_edits + 1
+            if n_edits:
+                cur_row = rebuild(texts)
+                (cur_g,), (cur_p,) = score([cur_row])
+                n_q += 1
+        elif c0 > 0:
             for step in range(budget):
                 rng = stable_rng(seed, row["id"], f"attack:{step}", str(spec))
-                cands = candidates(texts, rng, candidates_per_step, lang, keep_one)
+                cands = draw(texts, rng, candidates_per_step)
                 if not cands:
                     break
                 cand_rows = [rebuild(t) for t in cands]

@@ -63,7 +63,7 @@ def load_lexicon(path: str | Path) -> dict[str, str]:
     return pairs
 
 
-def _translate(word: str, lexicon: dict[str, str]) -> str | None:
+def translate_word(word: str, lexicon: dict[str, str]) -> str | None:
     lead, core, trail = _EDGE_RE.match(word).groups()
     if not core:
         return None
@@ -73,6 +73,44 @@ def _translate(word: str, lexicon: dict[str, str]) -> str | None:
     if core[0].isupper() and tgt[0].islower():
         tgt = tgt[0].upper() + tgt[1:]
     return lead + tgt + trail
+
+
+def translatable_spans(words: list[str], seps: list[str], lexicon: dict[str, str]) -> list[tuple[int, int, str]]:
+    """(first word, end word, translation) for every run of words the lexicon translates, left to right."""
+    longest = max((len(k) for k in lexicon), default=1)
+    spans: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(words):
+        if is_unspaced(words[i]):
+            # Longest match over consecutive unspaced graphemes with nothing between them.
+            j = i + 1
+            while j < len(words) and j - i < longest and is_unspaced(words[j]) and not seps[j]:
+                j += 1
+            for end in range(j, i, -1):
+                tgt = lexicon.get("".join(words[i:end]))
+                if tgt is not None:
+                    spans.append((i, end, tgt))
+                    i = end
+                    break
+            else:
+                i += 1
+            continue
+        tgt = translate_word(words[i], lexicon)
+        if tgt is not None:
+            spans.append((i, i + 1, tgt))
+        i += 1
+    return spans
+
+
+def switch(words: list[str], seps: list[str], start: int, end: int, tgt: str) -> None:
+    """Replace words[start:end] by `tgt` in place, spacing a spaced-script translation inside unspaced text."""
+    words[start:end] = [tgt]
+    seps[start + 1:end + 1] = [seps[end]]
+    if not is_unspaced(tgt):
+        if start > 0 and not seps[start]:
+            seps[start] = " "
+        if start + 1 < len(words) and not seps[start + 1]:
+            seps[start + 1] = " "
 
 
 @register
@@ -104,39 +142,9 @@ class CodeSwitch(Perturbation):
         return lexicon
 
     def apply(self, text: str, rng: random.Random, lang: str | None) -> str:
-        lexicon = self.lexicon_for(lang)
         words, seps = segment_words(text)
-        longest = max((len(k) for k in lexicon), default=1)
-        spans: list[tuple[int, int, str]] = []  # (first word, end word, translation)
-        i = 0
-        while i < len(words):
-            if is_unspaced(words[i]):
-                # Longest match over consecutive unspaced graphemes with nothing between them.
-                j = i + 1
-                while j < len(words) and j - i < longest and is_unspaced(words[j]) and not seps[j]:
-                    j += 1
-                for end in range(j, i, -1):
-                    tgt = lexicon.get("".join(words[i:end]))
-                    if tgt is not None:
-                        spans.append((i, end, tgt))
-                        i = end
-                        break
-                else:
-                    i += 1
-                continue
-            tgt = _translate(words[i], lexicon)
-            if tgt is not None:
-                spans.append((i, i + 1, tgt))
-            i += 1
-        for start, end, tgt in reversed(choose(rng, spans, self.rate)):
-            words[start:end] = [tgt]
-            seps[start + 1:end + 1] = [seps[end]]
-            if not is_unspaced(tgt):
-                # A spaced-script translation inside unspaced text needs spaces to stay a word.
-                if start > 0 and not seps[start]:
-                    seps[start] = " "
-                if start + 1 < len(words) and not seps[start + 1]:
-                    seps[start + 1] = " "
+        for span in reversed(choose(rng, translatable_spans(words, seps, self.lexicon_for(lang)), self.rate)):
+            switch(words, seps, *span)
         return join_words(words, seps)
 
     def describe(self, lang: str | None = None) -> str:

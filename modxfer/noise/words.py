@@ -15,7 +15,7 @@ from .segment import has_content, is_unspaced, join_words, segment_words
 WINDOW = 3
 
 
-def _drop(words: list[str], seps: list[str], i: int) -> None:
+def drop_word(words: list[str], seps: list[str], i: int) -> None:
     """Remove word i and one of the separators around it, keeping the outer ones intact."""
     del words[i]
     left, right = seps[i], seps[i + 1]
@@ -40,7 +40,7 @@ class WordDropout(Perturbation):
         targets = [i for i, w in enumerate(words) if has_content(w)]
         k = min(sample_count(rng, len(targets), self.rate), max(len(targets) - 1, 0))
         for i in sorted(rng.sample(targets, k), reverse=True):
-            _drop(words, seps, i)
+            drop_word(words, seps, i)
         return join_words(words, seps)
 
 
