@@ -25,7 +25,11 @@ def test_train_stack_and_evaluate_zero_shot(data_dir, tmp_path):
     target = train("xnli", on=["mnli"], store=store, progress=False, **TINY_BUDGET)
     assert target.card["depends_on"] == [inter.key]
     assert target.card["base"]["model_id"].startswith("intfloat/multilingual-e5-small")
-    res = Evaluator("embedded", store=store).evaluate("mnli>xnli", languages="en,de,hi", noise=["clean", "typo:0.1"],
+    noise = ["clean", "typo:0.1", "adversarial:2", "adversarial:2,search=random"]
+    res = Evaluator("embedded", store=store).evaluate("mnli>xnli", languages="en,de,hi", noise=noise,
                                                       examples=24, progress=False, train_examples=32, batch_size=16, epochs=1.0)
     assert [(r["lang"], r["noise"]) for r in res.rows][:3] == [("en", "clean"), ("de", "clean"), ("hi", "clean")]
     assert all(0 <= r["score"] <= 100 and r["n"] == 24 for r in res.rows)
+    # Issue 4: the model-guided attack hurts more than the same number of edits placed at random.
+    assert res.average("adversarial:2") < res.average("adversarial:2,search=random")
+    assert res.average("adversarial:2") < res.average("clean")

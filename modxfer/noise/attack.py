@@ -26,8 +26,9 @@ Fields follow the noise package's label-preservation rules (apply.py): tags stay
 stay inside one token and never empty it; QA answer spans are never edited and their offsets are kept;
 the MC `question` template keyword is left alone. Retrieval has no gold score to attack.
 
-Each example is scored on its own (its K candidates form one batch), so its result does not depend on
-which other examples are attacked alongside it.
+In the greedy search each example is scored on its own (its K candidates form one batch), so its result does
+not depend on which other examples are attacked alongside it. The random control's texts never depend on the
+model, so its inputs are scored in length-sorted batches like any text noise.
 """
 from __future__ import annotations
 
@@ -328,9 +329,6 @@ def _correct(task, pred, row) -> int:
 # ------------------------------------------------------------------------------ the attack
 def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec: str | NoiseSpec, *, seed: int,
                lang: str | None, candidates_per_step: int = CANDIDATES) -> AttackResult:
-    from .. import metrics
-    from ..inference import references
-
     spec = parse_spec(spec)
     if spec.name != "adversarial":
         raise ConfigError(f"run_attack needs an adversarial setting, got '{spec}'", "use e.g. adversarial:budget=3")
@@ -348,6 +346,8 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
             return word_candidates(texts, rng, k, lang, tagging, lexicon)
         return candidates(texts, rng, k, lang, keep_one=tagging)
 
+    if search == "random":
+        return _random_edits(task, rows, spec, score, draw, seed, budget, lang)
     out_rows, preds, clean_preds, edits, queries, attacked, flipped = [], [], [], [], [], [], []
     for row in rows:
         (g0,), (p0,) = score([row])
@@ -355,16 +355,7 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
         clean_preds.append(p0)
         cur_row, cur_g, cur_p, n_edits, n_q = row, g0, p0, 0, 1
         texts, rebuild = _slots(row, task.head)
-        if search == "random":
-            for step in range(budget):
-                cands = draw(texts, stable_rng(seed, row["id"], f"attack:{step}", str(spec)), 1)
-                if cands:
-                    texts, n_edits = cands[0], n_edits + 1
-            if n_edits:
-                cur_row = rebuild(texts)
-                (cur_g,), (cur_p,) = score([cur_row])
-                n_q += 1
-        elif c0 > 0:
+        if c0 > 0:
             for step in range(budget):
                 rng = stable_rng(seed, row["id"], f"attack:{step}", str(spec))
                 cands = draw(texts, rng, candidates_per_step)
@@ -385,6 +376,37 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
         queries.append(n_q)
         attacked.append(c0 > 0)
         flipped.append(c0 > 0 and _correct(task, cur_p, row) < c0)
+    return _result(task, rows, lang, out_rows, preds, clean_preds, edits, queries, attacked, flipped)
+
+
+def _random_edits(task, rows, spec, score, draw, seed, budget, lang) -> AttackResult:
+    """The control: `budget` random edits per example, placed without the model; rows are scored in batches
+    (like any text noise), since no choice depends on a score."""
+    if not rows:
+        return _result(task, rows, lang, [], [], [], [], [], [], [])
+    out_rows, edits = [], []
+    for row in rows:
+        texts, rebuild = _slots(row, task.head)
+        n = 0
+        for step in range(budget):
+            cands = draw(texts, stable_rng(seed, row["id"], f"attack:{step}", str(spec)), 1)
+            if cands:
+                texts, n = cands[0], n + 1
+        out_rows.append(rebuild(texts) if n else row)
+        edits.append(n)
+    _, clean_preds = score(rows)
+    _, preds = score(out_rows)
+    right = [_correct(task, p, r) for p, r in zip(clean_preds, rows)]
+    attacked = [c > 0 for c in right]
+    flipped = [c > 0 and _correct(task, p, r) < c for c, p, r in zip(right, preds, rows)]
+    return _result(task, rows, lang, out_rows, list(preds), list(clean_preds), edits, [2] * len(rows), attacked,
+                   flipped)
+
+
+def _result(task, rows, lang, out_rows, preds, clean_preds, edits, queries, attacked, flipped) -> AttackResult:
+    from .. import metrics
+    from ..inference import references
+
     if task.head == "extractive_qa":
         preds = {r["id"]: p for r, p in zip(rows, preds)}
         clean_preds = {r["id"]: p for r, p in zip(rows, clean_preds)}
