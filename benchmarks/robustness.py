@@ -11,7 +11,6 @@ are recorded in benchmarks/README.md. Not a speed benchmark: it checks issue 4's
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -38,8 +37,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import modxfer
-    from modxfer.io import atomic_write_text
-    from modxfer.languages import get as language
+    from modxfer.io import atomic_write_json
 
     t0 = time.perf_counter()
     modxfer.train("mnli", examples=args.train_examples, seed=args.seed, progress=False)
@@ -57,13 +55,14 @@ def main(argv=None) -> int:
     cell = {(r["lang"], r["noise"]): r for r in rows}
     names = list(dict.fromkeys(r["noise"] for r in rows))
     avg = {n: res.average(n) for n in names}
-    by_family: dict[str, dict[str, float]] = {}
-    for n in names:
-        fam: dict[str, list[float]] = {}
-        for lang in langs:
-            fam.setdefault(language(lang).family, []).append(cell[(lang, n)]["score"])
-        by_family[n] = {f: round(sum(v) / len(v), 2) for f, v in sorted(fam.items())}
+    from modxfer.noise.robustness import summarize
 
+    groups = summarize(rows)["groups"]
+    by_family = {g["setting"]: {} for g in groups if g["kind"] == "noise"}
+    for g in groups:
+        if g["kind"] == "noise" and g["level"] == "family":
+            by_family[g["setting"]][g["group"]] = {k: round(g[k], 2) for k in ("abs_degradation", "attack_success_rate")
+                                                   if g[k] == g[k]}
     print(f"mnli>xnli, {args.examples} examples per language, accuracy (train {train_s:.0f} s, eval {eval_s:.0f} s)")
     print("lang  " + "  ".join(f"{n:>24}" for n in names))
     for lang in langs:
@@ -89,10 +88,10 @@ def main(argv=None) -> int:
                    f"{__import__('torch').get_num_threads()}",
         "composition": "mnli>xnli", "examples_per_language": args.examples, "train_examples": args.train_examples,
         "seed": args.seed, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
-        "average": {n: round(v, 2) for n, v in avg.items()}, "by_family": by_family, "checks": checks,
+        "average": {n: round(v, 2) for n, v in avg.items()}, "degradation_by_family": by_family, "checks": checks,
         "rows": [{k: r[k] for k in ("lang", "noise", "score", "metrics", "n", "seconds", "artifacts")} for r in rows],
     }
-    atomic_write_text(Path(args.out), json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_json(Path(args.out), record)
     print(f"written: {args.out}")
     return 0 if all(checks.values()) else 1
 

@@ -35,6 +35,14 @@ def evaluate(composition, task, languages, noise, eval_examples, layer, out, dat
     ev = Evaluator(base, precision=precision, store=store, data_dir=data_dir)
     result = ev.evaluate(comp, task, languages=languages, noise=noise, examples=eval_examples, layer=layer,
                          out_dir=out, progress=not quiet, train_examples=examples, **settings)
-    Console().print(result.table())
+    console = Console()
+    console.print(result.table())
     atomic_write_json(out / "results.json", result.rows)
+    if any(r["noise"] != "clean" for r in result.rows) and any(r["noise"] == "clean" for r in result.rows):
+        from modxfer.report import degradation_table
+
+        summary = result.robustness()
+        atomic_write_json(out / "robustness.json", summary)
+        for t in degradation_table(summary, "family"):
+            console.print(t)
     click.echo(f"predictions and results: {out}")

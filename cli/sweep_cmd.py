@@ -99,6 +99,8 @@ def run(config, executor, address, retry_failed, quiet, output):
             out.print(t)
     out.print(f"{summary.done}/{summary.total} cells done ({summary.ran} run now, {_duration(summary.seconds)}); "
               f"{summary.failed} failed, {summary.blocked} blocked. Results: {cfg.output}/sweep.db")
+    if len(cfg.noise) > 1:
+        out.print(f"degradation by language family or script: modxfer sweep robustness {cfg.output} [--by script]")
     if summary.failed or summary.blocked:
         out.print(f"see the errors with `modxfer sweep status {cfg.output}`; rerun them with --retry-failed")
         raise SystemExit(1)
@@ -172,3 +174,28 @@ def export(run_dir, fmt, output):
     path = export_results(run_dir, fmt, output)
     n = len(load_results(run_dir))
     click.echo(f"wrote {n} rows to {path}")
+
+
+@sweep.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--by", type=click.Choice(["family", "script", "all"]), default="family", show_default=True,
+              help="Group languages by family or script (or all together).")
+@click.option("--relative", is_flag=True, help="Degradation as a percentage of the clean score.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Also write the whole summary (per language, curves, groups) as JSON.")
+def robustness(run_dir, by, relative, output):
+    """Degradation from clean under each noise setting, averaged per language family or script."""
+    from modxfer.io import atomic_write_json
+    from modxfer.report import degradation_table
+    from modxfer.sweeps import robustness as summarize_run
+
+    summary = summarize_run(run_dir)
+    if not summary["degradation"]:
+        raise ModxferError(f"{run_dir} has no finished noisy evaluation with a clean reference to compare",
+                           "add 'clean' and at least one noise setting to the config's noise list, then run it")
+    console = Console()
+    for t in degradation_table(summary, by, relative=relative):
+        console.print(t)
+    if output:
+        atomic_write_json(output, summary)
+        click.echo(f"wrote {output}")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import torch
 
 from . import artifacts as art
 from . import metrics
@@ -46,6 +45,13 @@ class EvalResult:
     def average(self, noise: str = "clean") -> float | None:
         scores = [r["score"] for r in self.rows if r["noise"] == noise]
         return sum(scores) / len(scores) if scores else None
+
+    def robustness(self) -> dict[str, list[dict]]:
+        """Degradation from clean per language, degradation-curve areas and family/script averages
+        (see :func:`modxfer.noise.robustness.summarize`)."""
+        from .noise.robustness import summarize
+
+        return summarize(self.rows)
 
     def table(self, title: str | None = None):
         """A rich table: languages down, noise settings across, the task's headline metric in cells."""

@@ -462,7 +462,7 @@ def test_bad_specs_raise_config_error(bad, match):
 
 def test_adversarial_parses_but_needs_the_model():
     spec = parse_spec("adversarial:budget=3")
-    with pytest.raises(ModxferError, match="scored with the model"):
+    with pytest.raises(ModxferError, match="needs the model"):
         perturb_text("some text", spec, seed=0, example_id=0)
     assert "budget" in describe(spec)
     # Defaults are left out of the canonical form, so the default attack keeps its seeds and cache keys.

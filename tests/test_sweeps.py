@@ -1,5 +1,6 @@
 """Sweeps: config validation, planning, the run store, resume after kill -9, failures, and Ray vs local."""
 
+import json
 import os
 import re
 import shutil
@@ -436,3 +437,23 @@ def test_ray_executor_equals_local(baseline, tiny_base, tmp_path):
     pd.testing.assert_frame_equal(_frame(tmp_path / "run"), _frame(baseline))
     with Store(tmp_path / "run") as s:
         assert len({c["worker"] for c in s.cells()}) >= 2  # cells really ran in separate Ray workers
+
+
+def test_robustness_command_summarises_the_run(baseline, tmp_path):
+    out = tmp_path / "robustness.json"
+    res = CliRunner().invoke(cli, ["sweep", "robustness", str(baseline), "--by", "script", "-o", str(out)],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "Latin" in res.output and "typo:0.1" in res.output
+    summary = json.loads(out.read_text())
+    df = load_results(baseline)
+    clean = df[df["noise"] == "clean"].set_index(["composition", "lang"])["score"]
+    for rec in summary["degradation"]:
+        noisy = df[(df["composition"] == rec["composition"]) & (df["lang"] == rec["lang"]) & (df["noise"] == rec["noise"])]
+        assert rec["abs_degradation"] == pytest.approx(clean[(rec["composition"], rec["lang"])] - noisy["score"].iloc[0])
+    assert len(summary["degradation"]) == len(df) // 2
+
+
+def test_robustness_command_needs_noise_and_a_run(tmp_path):
+    res = CliRunner().invoke(cli, ["sweep", "robustness", str(tmp_path)])
+    assert res.exit_code == 2 and "not a sweep run directory" in res.output and "Traceback" not in res.output

@@ -179,6 +179,14 @@ def test_cli_train_and_evaluate(tiny_base, store, tmp_path):
     assert res.exit_code == 0, res.output
     rows = json.loads((tmp_path / "ev" / "results.json").read_text())
     assert [r["lang"] for r in rows] == ["de", "fr"] and "avg" in res.output
+    assert not (tmp_path / "ev" / "robustness.json").exists()  # nothing noisy to compare with clean
+    res = runner.invoke(cli, ["evaluate", "mnli>xnli", "--languages", "de,fr", "--eval-examples", "16", "--quiet",
+                              "--noise", "clean,typo:0.2,adversarial:1", "--out", str(tmp_path / "ev"), *opts],
+                        terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "degradation from clean by family" in res.output and "Indo-European (2)" in res.output
+    summary = json.loads((tmp_path / "ev" / "robustness.json").read_text())
+    assert {r["noise"] for r in summary["degradation"]} == {"typo:0.2", "adversarial:1"}
     res = runner.invoke(cli, ["evaluate", "mnli>xnli", "--languages", "xx", *opts])
     assert res.exit_code == 2 and "no data for language 'xx'" in res.output and "Traceback" not in res.output
     res = runner.invoke(cli, ["train", "xnli", "--on", "mnli", "--fuse", *opts])

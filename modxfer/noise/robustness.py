@@ -80,3 +80,92 @@ def aggregate_by_group(per_lang: Mapping[str, float], group_of: Mapping[str, str
         else:
             groups.setdefault(group, [])
     return {g: (sum(v) / len(v) if v else math.nan) for g, v in sorted(groups.items())}
+
+
+# ------------------------------------------------------------------------------ from evaluation rows
+LEVELS = ("family", "script")
+
+
+def curve_of(noise: str) -> tuple[str, float] | None:
+    """("typo", 0.1) for "typo:0.1", ("adversarial:unit=words", 2) for "adversarial:2,unit=words"; None for clean
+    and settings without a severity. Settings that share a curve name differ only in severity."""
+    from .spec import PERTURBATIONS, parse_spec
+
+    spec = parse_spec(noise)
+    primary = PERTURBATIONS[spec.name].primary
+    if primary is None:
+        return None
+    rest = str(spec).split(":", 1)[1].split(",")[1:]
+    return spec.name + (":" + ",".join(rest) if rest else ""), float(spec.severity)
+
+
+def summarize(rows, levels: Sequence[str] = LEVELS) -> dict[str, list[dict]]:
+    """Robustness tables from evaluation rows (``EvalResult.rows``, sweep results or their dict records).
+
+    Each row needs task, composition, lang, noise and score; ``attack_success_rate`` is read from its metrics
+    (``metrics`` dict or a ``metrics.attack_success_rate`` column). Scores of repeated (task, composition, lang,
+    noise) rows, e.g. several seeds, are averaged first. Returns lists of records:
+
+      degradation  per language and noise setting: clean, score, absolute and relative degradation, success rate
+      curves       per language and perturbation: area under the degradation curve over its severities
+                   (absolute and relative), when a clean row and at least one severity > 0 are present
+      groups       the two above macro-averaged over the languages of each language family and script
+                   (``level`` says which) and over all languages (level "all")
+    """
+    from .. import languages as L
+
+    cells: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        m = r.get("metrics") if isinstance(r.get("metrics"), Mapping) else {}
+        rate = m.get("attack_success_rate", r.get("metrics.attack_success_rate", math.nan))
+        rate = math.nan if rate is None else float(rate)
+        cells[(r["task"], r["composition"], r["lang"], r["noise"])].append((float(r["score"]), rate))
+    mean = {k: (sum(s for s, _ in v) / len(v), _nanmean([x for _, x in v])) for k, v in cells.items()}
+
+    def info(lang: str) -> dict:
+        try:
+            lg = L.get(lang)
+            return {"family": lg.family, "script": lg.script}
+        except Exception:  # a code the language table lacks still gets its per-language numbers
+            return {"family": "unknown", "script": "unknown"}
+
+    degradation, curves = [], []
+    points: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for (task, comp, lang, noise), (score, rate) in mean.items():
+        clean = mean.get((task, comp, lang, "clean"))
+        if noise == "clean" or clean is None:
+            continue
+        degradation.append({"task": task, "composition": comp, "lang": lang, **info(lang), "noise": noise,
+                            "clean": clean[0], "score": score,
+                            "abs_degradation": absolute_degradation(clean[0], score),
+                            "rel_degradation": relative_degradation(clean[0], score), "attack_success_rate": rate})
+        curve = curve_of(noise)
+        if curve is not None:
+            points[(task, comp, lang, curve[0])].append((curve[1], score))
+    for (task, comp, lang, name), pts in points.items():
+        if max(x for x, _ in pts) <= 0:
+            continue
+        clean = mean[(task, comp, lang, "clean")][0]
+        xs, ys = zip(*sorted(pts))
+        curves.append({"task": task, "composition": comp, "lang": lang, **info(lang), "perturbation": name,
+                       "severities": list(xs), "auc": degradation_auc(xs, ys, clean=clean),
+                       "rel_auc": degradation_auc(xs, ys, clean=clean, relative=True) if clean else math.nan})
+    groups = []
+    for level in (*levels, "all"):
+        for records, what, values in ((degradation, "noise", ("abs_degradation", "rel_degradation",
+                                                              "attack_success_rate")),
+                                      (curves, "perturbation", ("auc", "rel_auc"))):
+            by: dict[tuple, list[dict]] = defaultdict(list)
+            for rec in records:
+                by[(rec["task"], rec["composition"], rec[what], "all" if level == "all" else rec[level])].append(rec)
+            for (task, comp, name, group), recs in by.items():
+                out = {"level": level, "group": group, "task": task, "composition": comp, "kind": what, "setting": name,
+                       "languages": len(recs)}
+                out.update({v: _nanmean([rec[v] for rec in recs]) for v in values})
+                groups.append(out)
+    return {"degradation": degradation, "curves": curves, "groups": groups}
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    vals = [float(v) for v in values if not math.isnan(float(v))]
+    return sum(vals) / len(vals) if vals else math.nan

@@ -36,5 +36,5 @@ class Adversarial(Perturbation):
 
     def apply(self, text: str, rng: random.Random, lang: str | None) -> str:
         raise ModxferError(
-            f"adversarial:budget={self.budget} is scored with the model under attack and cannot perturb text on its own",
+            f"adversarial:budget={self.budget} needs the model under attack and cannot perturb text on its own",
             "run it through the evaluation (which supplies the model), not modxfer.noise.perturb_text")

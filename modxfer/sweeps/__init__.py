@@ -8,9 +8,9 @@
 
 from .config import SweepConfig, Target, load_config, parse_config
 from .plan import Cell, Plan, build_plan, estimate
-from .results import export, load_results, summary_tables
+from .results import export, load_results, robustness, summary_tables
 from .runner import RunSummary, run_sweep
 from .store import RunLock, Store
 
 __all__ = ["SweepConfig", "Target", "load_config", "parse_config", "Cell", "Plan", "build_plan", "estimate",
-           "export", "load_results", "summary_tables", "RunSummary", "run_sweep", "RunLock", "Store"]
+           "export", "load_results", "robustness", "summary_tables", "RunSummary", "run_sweep", "RunLock", "Store"]

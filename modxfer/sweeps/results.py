@@ -45,6 +45,14 @@ def load_results(run_dir: str | os.PathLike):
     return df
 
 
+def robustness(run_dir: str | os.PathLike) -> dict[str, list[dict]]:
+    """The run's robustness summary: degradation from clean per language, curve areas, family/script averages
+    (see :func:`modxfer.noise.robustness.summarize`); seeds are averaged."""
+    from ..noise.robustness import summarize
+
+    return summarize(load_results(run_dir).to_dict("records"))
+
+
 def export(run_dir: str | os.PathLike, fmt: str, path: str | os.PathLike | None = None) -> Path:
     """Write the results table next to the database (or to ``path``), atomically."""
     if fmt not in FORMATS:
