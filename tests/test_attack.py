@@ -212,3 +212,44 @@ def test_random_search_is_the_same_budget_without_the_model(setup):
     # The same example alone is perturbed the same way (no dependence on its neighbours).
     assert run_attack(ev, model, head, task, rows[3:4], "adversarial:2,search=random", seed=0,
                       lang="de").rows[0] == res.rows[3]
+
+
+@pytest.mark.parametrize("task_name,lang", [("panx", "de"), ("mlqa", "de"), ("xcopa", "tr")])
+@pytest.mark.parametrize("spec", ["adversarial:2", "adversarial:2,unit=words", "adversarial:2,search=random"])
+def test_attack_keeps_labels_valid_for_every_head(tiny_base, data_dir, tmp_path_factory, task_name, lang, spec):
+    from modxfer.composition import Composition
+    from modxfer.evaluation import Evaluator
+    from modxfer.noise import set_lexicon
+    from modxfer.tasks import get_task
+    from modxfer.training import TrainSettings, train
+
+    store = tmp_path_factory.mktemp(f"store-{task_name}")
+    train(task_name, base=tiny_base, examples=32, store=store, data_dir=data_dir, progress=False, precision="fp32",
+          batch_size=16, epochs=1.0)
+    ev = Evaluator(tiny_base, store=store, data_dir=data_dir, precision="fp32")
+    comp = Composition.parse(task_name)
+    pieces = ev.artifacts_for(comp, TrainSettings(examples=32, base=tiny_base, precision="fp32", batch_size=16,
+                                                  epochs=1.0))
+    model, head = ev.model_for(comp, pieces)
+    task = get_task(task_name)
+    rows = task.load("test", lang, data_dir=data_dir, limit=6).to_list()
+    set_lexicon(lang, {"die": "the", "der": "the", "und": "and", "bir": "one", "ve": "and"})
+    res = run_attack(ev, model, head, task, rows, spec, seed=0, lang=lang, candidates_per_step=4)
+    assert len(res.rows) == len(rows) and all(e <= 2 for e in res.edits)
+    for orig, new in zip(rows, res.rows):
+        if task.head == "tagging":
+            assert len(new["tokens"]) == len(orig["tokens"]) and new["tags"] == orig["tags"]
+            assert all(t and not any(c.isspace() for c in t) for t in new["tokens"])
+        elif task.head == "extractive_qa":
+            for text, start in zip(new["answers"]["text"], new["answers"]["answer_start"]):
+                assert new["context"][start:start + len(text)] == text
+            assert new["answers"]["text"] == orig["answers"]["text"]
+        else:
+            assert new["label"] == orig["label"] and new["question"] == orig["question"]
+            assert len(new["choices"]) == len(orig["choices"])
+    from modxfer import metrics
+
+    primary = metrics.primary(task.metric)
+    if "random" not in spec and task.head != "tagging":  # entity F1 is not monotone in correct tags
+        assert res.scores[primary] <= res.scores[f"clean_{primary}"]
+    assert any(new != orig for orig, new in zip(rows, res.rows)) or not any(res.attacked)
