@@ -12,6 +12,7 @@ from .data_cmd import data
 from .sweep_cmd import sweep
 from .evaluate_cmd import evaluate
 from .noise_cmd import noise
+from .report_cmd import report, similarity
 from .tasks_cmd import tasks
 from .train_cmd import train
 
@@ -39,6 +40,8 @@ cli.add_command(sweep)
 cli.add_command(train)
 cli.add_command(evaluate)
 cli.add_command(noise)
+cli.add_command(report)
+cli.add_command(similarity)
 
 
 def main():

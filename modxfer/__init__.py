@@ -19,9 +19,11 @@ _LAZY = {
     "train": ("modxfer.training", "train"),
     "evaluate": ("modxfer.evaluation", "evaluate"),
     "Evaluator": ("modxfer.evaluation", "Evaluator"),
+    "analyse": ("modxfer.analysis", "analyse"),
+    "write_report": ("modxfer.report", "write_report"),
 }
 _SUBMODULES = {"tasks", "metrics", "languages", "backbone", "noise", "errors", "io", "composition", "training",
-               "evaluation", "sweeps", "artifacts"}
+               "evaluation", "sweeps", "artifacts", "similarity", "analysis", "report"}
 
 __all__ = sorted(set(_LAZY) | _SUBMODULES)
 

@@ -457,3 +457,28 @@ def test_robustness_command_summarises_the_run(baseline, tmp_path):
 def test_robustness_command_needs_noise_and_a_run(tmp_path):
     res = CliRunner().invoke(cli, ["sweep", "robustness", str(tmp_path)])
     assert res.exit_code == 2 and "not a sweep run directory" in res.output and "Traceback" not in res.output
+
+
+def test_report_from_the_run(baseline, tmp_path, data_dir):
+    from modxfer.io import sha256_file
+
+    out = tmp_path / "report"
+    res = CliRunner().invoke(cli, ["report", str(baseline), "--out", str(out), "--similarity-examples", "16",
+                                   "--data-dir", str(data_dir)])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "similarity_gain.png",
+                                                "similarity_robustness.png", "degradation_by_family.png"}
+    card = json.loads((out / "report.json").read_text())["card"]
+    assert card["results_db_sha256"] == sha256_file(baseline / "sweep.db") and card["rows"] == 12
+    assert card["similarity"]["examples"] == 16 and card["config"]["noise"] == ["clean", "typo:0.1"]
+    analysis = json.loads((out / "report.json").read_text())["analysis"]
+    assert {p["composition"] for p in analysis["points"]} == {"mnli>xnli", "siqa>xnli"}
+    md = (out / "report.md").read_text()
+    for section in ("## Findings", "clean accuracy by language", "Task similarity", "gain over the baseline",
+                    "Degradation from clean", "![Similarity vs transfer gain](similarity_gain.png)"):
+        assert section in md
+    # A second report replaces the first in one step; a failed one leaves nothing behind.
+    assert CliRunner().invoke(cli, ["report", str(baseline), "--out", str(out), "--similarity-examples", "16",
+                                    "--data-dir", str(data_dir)]).exit_code == 0
+    bad = CliRunner().invoke(cli, ["report", str(tmp_path / "none"), "--out", str(tmp_path / "r2")])
+    assert bad.exit_code == 2 and "not a sweep run directory" in bad.output and not (tmp_path / "r2").exists()
