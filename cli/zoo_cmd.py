@@ -1,0 +1,84 @@
+"""`modxfer zoo`: publish trained adapters with their cards, list, install, and share them through the hub."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+ZOO = click.option("--zoo", default=None, help="Zoo folder (default: $MODXFER_ZOO or ./adapters_zoo).")
+STORE = click.option("--store", type=click.Path(file_okay=False), default=None, envvar="MODXFER_STORE",
+                     help="Artifact store (default: $MODXFER_STORE or the cache).")
+
+
+@click.group()
+def zoo():
+    """Share adapters: every entry is a trained artifact with its card, checksums and dependencies."""
+
+
+@zoo.command("list")
+@ZOO
+def list_(zoo):
+    """The adapters in a zoo (a folder, or a hub repository id to download first)."""
+    from modxfer import zoo as Z
+
+    root = Z.pull(zoo) if zoo else Z.default_zoo()
+    entries = Z.read_index(root)
+    t = Table(title=f"adapter zoo {root} ({len(entries)} entries)")
+    for col in ("name", "composition", "adapter", "base", "validation", "stacks on", "size"):
+        t.add_column(col)
+    for e in entries:
+        val = ", ".join(f"{k} {v}" for k, v in (e.metrics.get("validation") or {}).items())
+        t.add_row(e.name, e.composition, e.adapter, e.base["model_id"], val or "-", ", ".join(e.depends_on) or "-",
+                  f"{e.size_bytes / 1e6:.1f} MB")
+    Console().print(t)
+
+
+@zoo.command()
+@click.argument("artifact")
+@ZOO
+@STORE
+@click.option("--name", default=None, help="Entry name (default: composition and key prefix).")
+def publish(artifact, zoo, store, name):
+    """Publish ARTIFACT (a folder, or 8+ leading characters of its key) and what it stacks on."""
+    from modxfer import zoo as Z
+
+    e = Z.publish(artifact, zoo, name=name, store=store)
+    click.echo(f"published {e.name} ({e.composition}, {len(e.files)} files, {e.size_bytes / 1e6:.1f} MB) "
+               f"to {zoo or Z.default_zoo()}")
+
+
+@zoo.command()
+@click.argument("name")
+@ZOO
+@STORE
+@click.option("--base", default="embedded", show_default=True, help="Backbone it must have been trained on.")
+def install(name, zoo, store, base):
+    """Verify NAME (checksums, backbone) and copy it, with its dependencies, into the artifact store."""
+    from modxfer import zoo as Z
+    from modxfer.backbone import load_backbone
+
+    root = Z.pull(zoo) if zoo else None
+    a = Z.install(name, root, store=store, backbone=load_backbone(base))
+    click.echo(f"installed {name} as {a.path}; `modxfer evaluate \"{a.card['composition']}\"` uses it")
+
+
+@zoo.command()
+@click.argument("repo_id")
+@ZOO
+@click.option("--private", is_flag=True)
+def push(repo_id, zoo, private):
+    """Upload the zoo folder to the Hugging Face Hub model repository REPO_ID (needs `huggingface-cli login`)."""
+    from modxfer import zoo as Z
+
+    click.echo(Z.push(repo_id, zoo, private=private))
+
+
+@zoo.command()
+@click.argument("source")
+@click.option("--revision", default=None)
+def pull(source, revision):
+    """Download a zoo from the hub (REPO_ID) into the cache and print its folder."""
+    from modxfer import zoo as Z
+
+    click.echo(str(Z.pull(source, revision=revision)))
