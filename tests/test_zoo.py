@@ -115,3 +115,32 @@ def test_cli_publish_list_install_and_pull_errors(trained, tiny_base, tmp_path, 
     res = run(cli, ["zoo", "pull", "someone/modxfer-adapters"])
     assert res.exit_code == 2 and "could not download the zoo" in res.output and "Traceback" not in res.output
     shutil.rmtree(zoo)
+
+
+def test_the_repository_zoo_verifies():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "adapters_zoo"
+    entries = Z.read_index(root)
+    assert {e.composition for e in entries} >= {"mnli", "qqp", "siqa", "mnli>xnli"}
+    for e in entries:
+        Z.verify(e, root)
+        assert e.base["model_id"].startswith("intfloat/multilingual-e5-small") and e.adapter == "seq_bn"
+        assert all(d in {x.name for x in entries} for d in e.depends_on)
+
+
+@pytest.mark.e2e
+def test_published_adapter_installs_and_evaluates_without_training(data_dir, tmp_path):
+    """The repository's mnli>xnli entry installs under the key evaluation computes from the shared data."""
+    from pathlib import Path
+
+    from modxfer.backbone import load_backbone
+    from modxfer.evaluation import Evaluator
+
+    root = Path(__file__).resolve().parents[1] / "adapters_zoo"
+    entry = next(e for e in Z.read_index(root) if e.composition == "mnli>xnli")
+    Z.install(entry.name, root, store=tmp_path, backbone=load_backbone("embedded"))
+    res = Evaluator("embedded", store=tmp_path, data_dir=data_dir).evaluate("mnli>xnli", languages="en,de",
+                                                                           examples=40, progress=False)
+    assert all(r["artifacts"][-1] == entry.key for r in res.rows)
+    assert res.average() > 40.0  # trained: well above the 33.3 of 3-way chance
