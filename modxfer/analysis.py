@@ -123,7 +123,8 @@ def _correlations(pts):
                             "n": len(xy), "compositions": sub["composition"].nunique(),
                             "spearman": _corr(xy["similarity"].rank(), xy[measure].rank()),
                             "pearson": _corr(xy["similarity"], xy[measure])})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["task", "kind", "noise", "family", "measure", "n", "compositions", "spearman",
+                                      "pearson"])
 
 
 def _corr(x, y) -> float:
@@ -136,14 +137,15 @@ def _corr(x, y) -> float:
 def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None) -> dict:
     """{(intermediate, target): similarity} computed with ``backbone`` for the given pairs."""
     from . import similarity as S
+    from .tasks import get_task
 
     kw = {"examples": examples} if examples else {}
     out = {}
     for a, b in dict.fromkeys(tasks):
-        try:
+        if "train" not in get_task(a).splits or "train" not in get_task(b).splits:
+            out[(a, b)] = math.nan  # a retrieval target has no training inputs; left out of correlations
+        else:
             out[(a, b)] = S.similarity(a, b, backbone, data_dir=data_dir, **kw)
-        except DataError:
-            out[(a, b)] = math.nan  # e.g. a retrieval target has no training inputs; left out of correlations
     return out
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .composition import Composition
-from .errors import AdapterMismatchError, ModxferError
+from .errors import AdapterMismatchError, DataError, ModxferError
 from .io import atomic_dir, atomic_write_json, cache_dir
 
 CARD = "card.json"
@@ -71,7 +72,15 @@ def adapter_name(task: str, key: str) -> str:
     return f"{task.replace('-', '_')}_{key[:10]}"
 
 
+_TASK_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
 def path_for(store: Path, task: str, key: str) -> Path:
+    # Task and key may come from a card someone else wrote (the zoo): they must name a folder inside the store.
+    if not isinstance(task, str) or not _TASK_RE.match(task) or not isinstance(key, str) or not _KEY_RE.match(key):
+        raise DataError(f"artifact card names task {task!r} and key {str(key)[:70]!r}, which cannot be a store folder",
+                        "a task is a registered task name and a key a sha256 hex digest; re-publish or retrain it")
     return Path(store) / task / key[:20]
 
 

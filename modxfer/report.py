@@ -4,6 +4,7 @@ The analysis that relates degradation to task similarity per language family bui
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def degradation_table(summary: dict, level: str = "family", *, relative: bool = 
     for task in dict.fromkeys(g["task"] for g in recs):
         part = [g for g in recs if g["task"] == task]
         comps = list(dict.fromkeys(g["composition"] for g in part))
-        groups = sorted({g["group"] for g in part if g["level"] == level}) + ["all"]
+        groups = ([] if level == "all" else sorted({g["group"] for g in part if g["level"] == level})) + ["all"]
         settings = list(dict.fromkeys(g["setting"] for g in part))
         cell = {(g["composition"], g["setting"], g["group"]): g for g in part}
         unit = "% of clean" if relative else "points"
@@ -53,11 +54,16 @@ def degradation_table(summary: dict, level: str = "family", *, relative: bool = 
 
 
 def _fmt(rec: dict | None, value: str, relative: bool) -> str:
-    if rec is None or math.isnan(rec[value]):
+    if rec is None or _missing(rec[value]):
         return "-"
     v = 100.0 * rec[value] if relative else rec[value]
-    rate = rec.get("attack_success_rate", math.nan)
-    return f"{v:.1f}" + ("" if math.isnan(rate) else f" [{rate:.0f}%]")
+    rate = rec.get("attack_success_rate")
+    return f"{v:.1f}" + ("" if _missing(rate) else f" [{rate:.0f}%]")
+
+
+def _missing(v) -> bool:
+    """NaN in memory, null once written as JSON."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 # ------------------------------------------------------------------------------ the study report
@@ -87,6 +93,8 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     if df.empty:
         raise DataError(f"{run_dir} has no finished evaluation results yet",
                         f"run the sweep first (modxfer sweep run CONFIG), then report on {run_dir}")
+    if data_dir is None and config.get("data_dir") and Path(str(config["data_dir"])).expanduser().is_dir():
+        data_dir = Path(str(config["data_dir"])).expanduser()  # the run's own data, unless told otherwise
     bb = load_backbone(config.get("backbone", "embedded"))
     records = df.to_dict("records")
     robust = summarize(records)
@@ -102,12 +110,30 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
                            "examples": similarity_examples or EXAMPLES},
             "config": config}
     out = Path(out) if out is not None else run_dir / "report"
+    _check_replaceable(out)
     with atomic_dir(out) as tmp:
         plots = _plots(tmp, df, robust, analysis)
         atomic_write_text(tmp / "report.md", _markdown(card, df, robust, analysis, sims, plots))
         atomic_write_json(tmp / "report.json", {"card": card, "robustness": robust,
                                                 "analysis": analysis.to_dict() if analysis else None})
     return out
+
+
+def _check_replaceable(out: Path) -> None:
+    """A report replaces a previous report, never another folder's contents."""
+    from .errors import ConfigError
+
+    if not out.exists():
+        return
+    previous = out / "report.json"
+    try:
+        ok = out.is_dir() and (not any(out.iterdir()) or
+                               json.loads(previous.read_text(encoding="utf-8"))["card"]["kind"] == "modxfer-report")
+    except (OSError, ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{out} exists and does not hold a previous modxfer report",
+                          "pass --out with a new folder (or one written by `modxfer report`)")
 
 
 def _md(headers: list[str], rows: list[list], digits: dict[str, int] | None = None) -> str:
@@ -197,6 +223,9 @@ def _findings(df, analysis) -> list[str]:
                      f"{int((gains > 0).sum())} of {int(gains.notna().sum())} compositions with intermediates gain")
         lines.append(line + ".")
     corr = analysis.correlations
+    if corr.empty:
+        lines.append("No composition kind has two intermediates with different similarities to correlate.")
+        return lines
     allf = corr[(corr["family"] == "all") & (corr["kind"] == "stack")]
     for r in allf.itertuples():
         if r.measure in ("gain", "robustness_gain") and not math.isnan(r.spearman):

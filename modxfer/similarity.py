@@ -9,7 +9,8 @@ an intermediate and a target task never looks at what the target is evaluated on
 
 Raw cosines of mean-pooled embeddings sit in a narrow high band (anisotropy); the analysis uses them for ranking
 and correlation, where that offset does not matter. Embeddings are cached as JSON (never pickle) under
-``$MODXFER_CACHE/similarity`` keyed by backbone weights, task, sample size, seed and a hash of the texts.
+``$MODXFER_CACHE/similarity`` keyed by backbone weights, task, sample size and a hash of the texts (the
+sample itself is a fixed hash-ranked subset, so no seed is involved).
 """
 from __future__ import annotations
 
@@ -66,9 +67,14 @@ def task_embedding(task: str | Task, backbone, examples: int = EXAMPLES, data_di
     digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
     path = cache_dir() / "similarity" / backbone.weights_hash[:16] / f"{task.name}.{len(texts)}.{digest[:16]}.json"
     if path.is_file():
-        obj = json.loads(path.read_text(encoding="utf-8"))
-        return TaskEmbedding(obj["task"], tuple(obj["vector"]), obj["examples"], obj["texts_sha256"], obj["model_id"],
-                             obj["weights_hash"])
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+            return TaskEmbedding(obj["task"], tuple(float(x) for x in obj["vector"]), obj["examples"],
+                                 obj["texts_sha256"], obj["model_id"], obj["weights_hash"])
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is recomputed and rewritten
+    if not texts:
+        raise DataError(f"task {task.name!r} has no non-empty training inputs to embed", "check its training data")
     vectors = backbone.embed(texts, max_length=MAX_LENGTH)
     emb = TaskEmbedding(task.name, tuple(float(x) for x in vectors.mean(0)), len(texts), digest, backbone.model_id,
                         backbone.weights_hash)

@@ -32,6 +32,7 @@ from .io import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
 INDEX = "index.json"
 FORMAT = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_SAFE_SUFFIXES = (".safetensors", ".json", ".md")  # weights, configs and cards: nothing executable or pickled
 
 
 def default_zoo() -> Path:
@@ -65,6 +66,12 @@ class ZooEntry:
         if not _NAME_RE.match(entry.name) or not _inside(entry.path):
             raise DataError(f"zoo entry {entry.name!r} in {where} has an unsafe name or path {entry.path!r}",
                             "names are letters, digits, '_', '.', '-'; paths are relative and stay inside the zoo")
+        bad = [rel for rel in entry.files if not _inside(rel) or not rel.endswith(_SAFE_SUFFIXES)]
+        base_ok = isinstance(entry.base, dict) and {"model_id", "weights_hash", "hidden_size"} <= set(entry.base)
+        if bad or not base_ok or not isinstance(entry.metrics, dict) or not isinstance(entry.files, dict):
+            raise DataError(f"zoo entry {entry.name!r} in {where} is malformed"
+                            + (f": files {bad} are not safetensors/JSON/markdown inside the entry" if bad else ""),
+                            "re-publish the entry with `modxfer zoo publish`")
         return entry
 
 
@@ -93,13 +100,20 @@ def read_index(zoo: str | os.PathLike | None = None) -> list[ZooEntry]:
 
 
 def get_entry(name: str, zoo=None) -> ZooEntry:
+    """An entry by exact name, exact key, or a unique key prefix of 8+ characters."""
     entries = read_index(zoo)
     for e in entries:
-        if name in (e.name, e.key) or (len(name) >= 8 and e.key.startswith(name)):
+        if name == e.name:
             return e
+    hits = [e for e in entries if e.key == name or (len(name) >= 8 and e.key.startswith(name))]
+    if len(hits) == 1:
+        return hits[0]
+    where = Path(zoo) if zoo else default_zoo()
+    if hits:
+        raise ModxferError(f"{name!r} matches {len(hits)} adapters in the zoo {where}: "
+                           f"{', '.join(e.name for e in hits)}", "use the entry's name")
     names = ", ".join(e.name for e in entries) or "none"
-    raise ModxferError(f"no adapter {name!r} in the zoo {Path(zoo) if zoo else default_zoo()}",
-                       f"use one of: {names} (modxfer zoo list)")
+    raise ModxferError(f"no adapter {name!r} in the zoo {where}", f"use one of: {names} (modxfer zoo list)")
 
 
 def _write_index(root: Path, entries: list[ZooEntry]) -> None:
@@ -224,9 +238,15 @@ def verify(entry: ZooEntry, zoo=None) -> Path:
     return folder
 
 
-def install(name: str, zoo=None, *, store=None, backbone=None) -> art.Artifact:
+def install(name: str, zoo=None, *, store=None, backbone=None, _chain: tuple[str, ...] = ()) -> art.Artifact:
     """Copy an entry (after its dependencies) into the artifact store; with ``backbone``, refuse a mismatch."""
+    from .tasks import get_task
+
     entry = get_entry(name, zoo)
+    if entry.name in _chain:
+        raise DataError(f"zoo entries depend on each other in a cycle: {' -> '.join(_chain + (entry.name,))}",
+                        "fix depends_on in index.json, or re-publish the entries")
+    get_task(entry.task)  # a task this modxfer knows, hence a safe folder name
     if backbone is not None and (entry.base["weights_hash"] != backbone.weights_hash
                                  or int(entry.base["hidden_size"]) != int(backbone.hidden_size)):
         raise AdapterMismatchError(
@@ -234,12 +254,12 @@ def install(name: str, zoo=None, *, store=None, backbone=None) -> art.Artifact:
             f"not on {backbone.model_id} (weights {backbone.weights_hash[:12]})",
             "install it for the backbone it was made for (--base), or train the adapter on this one")
     for dep in entry.depends_on:
-        install(dep, zoo, store=store, backbone=backbone)
+        install(dep, zoo, store=store, backbone=backbone, _chain=_chain + (entry.name,))
     folder = verify(entry, zoo)
     card = art.load_card(folder / art.CARD)
-    if card["key"] != entry.key:
-        raise DataError(f"zoo entry {entry.name}: card key {card['key'][:12]} differs from the index",
-                        "re-publish the entry")
+    if card["key"] != entry.key or card["task"] != entry.task:
+        raise DataError(f"zoo entry {entry.name}: its card (task {card['task']!r}, key {str(card['key'])[:12]}) "
+                        "differs from the index", "re-publish the entry")
     existing = art.find(store, card["task"], card["key"])
     if existing is not None:
         return existing
@@ -260,10 +280,22 @@ def push(repo_id: str, zoo=None, *, token: str | None = None, private: bool = Fa
     from huggingface_hub import HfApi
 
     root = Path(zoo) if zoo is not None else default_zoo()
-    read_index(root)  # refuse to push something that is not a zoo
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    api.upload_folder(repo_id=repo_id, folder_path=str(root), repo_type="model", commit_message=message)
+    if not (root / INDEX).is_file():
+        raise DataError(f"{root} is not an adapter zoo (no {INDEX})", "publish into it first, or pass --zoo DIR")
+    entries = read_index(root)
+    for e in entries:
+        verify(e, root)
+    # Only the index and the files it lists: never whatever else sits in the folder.
+    patterns = [INDEX] + [f"{e.path}/{rel}" for e in entries for rel in e.files]
+    try:
+        api = HfApi(token=token)
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=str(root), repo_type="model", commit_message=message,
+                          allow_patterns=patterns)
+    except Exception as e:  # not logged in, no network, no rights: one message, no traceback
+        raise ModxferError(f"could not push the zoo to {repo_id!r}: {type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}",
+                           "log in with `huggingface-cli login` (or pass a token) and check the repository id") from None
     return f"https://huggingface.co/{repo_id}"
 
 

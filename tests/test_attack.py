@@ -247,6 +247,12 @@ def test_attack_keeps_labels_valid_for_every_head(tiny_base, data_dir, tmp_path_
         else:
             assert new["label"] == orig["label"] and new["question"] == orig["question"]
             assert len(new["choices"]) == len(orig["choices"])
+    if task.head == "extractive_qa" and "random" not in spec:
+        # Each returned prediction is the model's answer for the returned (attacked) text, not a sibling candidate's.
+        from modxfer.noise.attack import _Scorer
+
+        scorer = _Scorer(ev, model, head, task)
+        assert [scorer([r])[1][0] for r in res.rows] == [res.preds[r["id"]] for r in rows]
     from modxfer import metrics
 
     primary = metrics.primary(task.metric)

@@ -99,3 +99,32 @@ def test_summary_writes_as_strict_json(tmp_path):
     path = atomic_write_json(tmp_path / "r.json", summarize(ROWS))
     back = json.loads(path.read_text())  # NaN (no success rate for typo rows) is written as null
     assert any(r["attack_success_rate"] is None for r in back["degradation"])
+
+
+def test_undefined_scores_and_the_all_grouping():
+    from rich.console import Console
+
+    rows = ROWS + [_row("hi", "clean", None), _row("hi", "typo:0.1", None)]
+    s = summarize(rows)
+    hi = [r for r in s["degradation"] if r["lang"] == "hi"]
+    assert hi and all(math.isnan(r["abs_degradation"]) for r in hi)
+    console = Console(width=200, record=True)
+    for t in degradation_table(s, "all"):
+        console.print(t)
+    header = next(line for line in console.export_text().splitlines() if "noise" in line)
+    assert header.count("all (") == 1
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    from modxfer.io import atomic_dir, atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        f = atomic_write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "b").write_text("y")
+    finally:
+        os.umask(mask)
+    assert f.stat().st_mode & 0o777 == 0o644 and (tmp_path / "d").stat().st_mode & 0o777 == 0o755

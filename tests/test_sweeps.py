@@ -482,3 +482,20 @@ def test_report_from_the_run(baseline, tmp_path, data_dir):
                                     "--data-dir", str(data_dir)]).exit_code == 0
     bad = CliRunner().invoke(cli, ["report", str(tmp_path / "none"), "--out", str(tmp_path / "r2")])
     assert bad.exit_code == 2 and "not a sweep run directory" in bad.output and not (tmp_path / "r2").exists()
+    # It never replaces a folder that is not a previous report (e.g. the run itself).
+    res = CliRunner().invoke(cli, ["report", str(baseline), "--out", str(baseline), "--similarity-examples", "16",
+                                   "--data-dir", str(data_dir)])
+    assert res.exit_code == 2 and "does not hold a previous modxfer report" in res.output
+    assert (baseline / "sweep.db").is_file()
+
+
+def test_report_with_a_single_intermediate_has_nothing_to_correlate(tmp_path):
+    from modxfer.analysis import analyse
+    from modxfer.report import _findings
+
+    rows = pd.DataFrame([dict(task="xnli", composition=c, lang=l, noise="clean", score=s, metric="accuracy")
+                         for c, s in (("xnli", 40.0), ("mnli>xnli", 45.0)) for l in ("de", "fr", "hi")])
+    a = analyse(rows, {("mnli", "xnli"): 0.99})
+    assert a.correlations.empty
+    lines = _findings(rows, a)
+    assert any("mnli>xnli" in line for line in lines) and any("correlate" in line for line in lines)

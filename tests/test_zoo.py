@@ -144,3 +144,51 @@ def test_published_adapter_installs_and_evaluates_without_training(data_dir, tmp
                                                                            examples=40, progress=False)
     assert all(r["artifacts"][-1] == entry.key for r in res.rows)
     assert res.average() > 40.0  # trained: well above the 33.3 of 3-way chance
+
+
+def _rewrite(zoo, fn):
+    idx = json.loads((zoo / "index.json").read_text())
+    fn(idx["entries"])
+    (zoo / "index.json").write_text(json.dumps(idx))
+
+
+def test_hostile_or_broken_indexes_are_refused(trained, tmp_path):
+    store, target = trained
+    zoo = tmp_path / "zoo"
+    entry = Z.publish(target.key[:12], zoo, store=store)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    # A card that names a task outside the registry must not become a path ("../victim").
+    card_file = zoo / entry.path / "card.json"
+    card = json.loads(card_file.read_text())
+    card_file.write_text(json.dumps({**card, "task": ".."}))
+
+    def fix_sha(entries):
+        for e in entries:
+            if e["name"] == entry.name:
+                e["files"]["card.json"] = __import__("modxfer.io", fromlist=["x"]).sha256_file(card_file)
+    _rewrite(zoo, fix_sha)
+    with pytest.raises(ModxferError, match="differs from the index|cannot be a store folder"):
+        Z.install(entry.name, zoo, store=tmp_path / "store")
+    assert (victim / "keep.txt").read_text() == "mine"
+    # Dependency cycles and non-weight files.
+    _rewrite(zoo, lambda es: [e.update(depends_on=[entry.name]) for e in es if e["name"] == entry.name])
+    with pytest.raises(DataError, match="cycle"):
+        Z.install(entry.name, zoo, store=tmp_path / "store")
+    _rewrite(zoo, lambda es: es[0]["files"].update({"adapter/pytorch_model.bin": "0" * 64}))
+    with pytest.raises(DataError, match="not safetensors"):
+        Z.read_index(zoo)
+
+
+def test_lookup_by_name_key_or_unique_prefix_and_push_needs_a_zoo(trained, tmp_path):
+    store, target = trained
+    zoo = tmp_path / "zoo"
+    entry = Z.publish(target.key[:12], zoo, store=store)
+    assert Z.get_entry(entry.name, zoo) == Z.get_entry(target.key, zoo) == Z.get_entry(target.key[:9], zoo) == entry
+    with pytest.raises(ModxferError, match="no adapter"):
+        Z.get_entry(target.key[:5], zoo)  # too short to be a key prefix
+    (tmp_path / "notazoo").mkdir()
+    (tmp_path / "notazoo" / "secret.txt").write_text("x")
+    with pytest.raises(DataError, match="not an adapter zoo"):
+        Z.push("someone/repo", tmp_path / "notazoo")

@@ -18,8 +18,8 @@ example gets worse than its clean prediction: the prediction flips (classificati
 tag turns wrong, or the answer stops matching (QA). Examples with nothing correct to flip are not attacked. A
 model query is one scored input, so an example costs at most 1 + N*K.
 
-search=random is the control: the same kinds of edits, N of them, placed at random without looking at the model
-(every example is perturbed, 2 queries each). "The attack lowers accuracy more than random noise of the same
+search=random is the control: the same kinds of edits, up to N of them (a draw can find no valid edit), placed at
+random without looking at the model, on every example, 2 queries each. "The attack lowers accuracy more than random noise of the same
 budget" is the comparison of adversarial:N with adversarial:N,search=random.
 
 Fields follow the noise package's label-preservation rules (apply.py): tags stay aligned because edits
@@ -28,7 +28,8 @@ the MC `question` template keyword is left alone. Retrieval has no gold score to
 
 In the greedy search each example is scored on its own (its K candidates form one batch), so its result does
 not depend on which other examples are attacked alongside it. The random control's texts never depend on the
-model, so its inputs are scored in length-sorted batches like any text noise.
+model, so its perturbed inputs are scored in length-sorted batches like any text noise; its clean inputs are
+scored one at a time, as in the greedy search, so both report the same clean score.
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def _slots(row: dict, head: str) -> tuple[list[str], callable]:
 def _qa_slots(row: dict):
     """Question and the context outside every answer span; answers are kept verbatim at remapped offsets."""
     context, answers = row["context"], row["answers"]
-    spans = sorted((s, s + len(t)) for t, s in zip(answers["text"], answers["answer_start"]))
+    spans = sorted((s, s + len(t)) for t, s in zip(answers["text"], answers["answer_start"]) if t)
     regions: list[list[int]] = []
     for s, e in spans:
         if regions and s <= regions[-1][1]:
@@ -120,10 +121,21 @@ def _qa_slots(row: dict):
             out.append(context[s:e])
         out.append(pieces[-1])
         region_of = {i: s for s, e in regions for i in range(s, e)}
-        starts = [starts_of[region_of[a]] + a - region_of[a] for a in answers["answer_start"]]
+        starts = [starts_of[region_of[a]] + a - region_of[a] if t else _shift(a, regions, starts_of, pieces)
+                  for t, a in zip(answers["text"], answers["answer_start"])]
         return {**row, "question": question, "context": "".join(out),
                 "answers": {**answers, "text": list(answers["text"]), "answer_start": starts}}
     return [row["question"]] + outside, rebuild
+
+
+def _shift(pos: int, regions, starts_of, pieces) -> int:
+    """Where an empty answer at `pos` (outside every span) lands once the pieces around spans were edited."""
+    before = [k for k, (s, _) in enumerate(regions) if s <= pos]
+    if not before:
+        return min(pos, len(pieces[0]))
+    k = before[-1]
+    s, e = regions[k]
+    return starts_of[s] + (e - s) + min(pos - e, len(pieces[k + 1]))
 
 
 # ------------------------------------------------------------------------------ candidate edits
@@ -292,8 +304,9 @@ class _Scorer:
             for f, g in zip(feats, gold):
                 if g is not None:
                     per_row[f["example"]] = max(per_row[f["example"]], g)
-            answers = best_span(feats, preds, rows)
-            return [g if g > -math.inf else 0.0 for g in per_row], [answers[r["id"]] for r in rows]
+            # Candidates of one example share its id: key the answers by position instead.
+            answers = best_span(feats, preds, [{**r, "id": j} for j, r in enumerate(rows)])
+            return [g if g > -math.inf else 0.0 for g in per_row], [answers[j] for j in range(len(rows))]
         return gold, preds
 
     def _gold(self, out, b: int, feat: dict) -> float | None:
@@ -394,7 +407,7 @@ def _random_edits(task, rows, spec, score, draw, seed, budget, lang) -> AttackRe
                 texts, n = cands[0], n + 1
         out_rows.append(rebuild(texts) if n else row)
         edits.append(n)
-    _, clean_preds = score(rows)
+    clean_preds = [score([r])[1][0] for r in rows]  # one at a time, as the greedy search does: same clean numbers
     _, preds = score(out_rows)
     right = [_correct(task, p, r) for p, r in zip(clean_preds, rows)]
     attacked = [c > 0 for c in right]

@@ -119,7 +119,8 @@ def summarize(rows, levels: Sequence[str] = LEVELS) -> dict[str, list[dict]]:
         m = r.get("metrics") if isinstance(r.get("metrics"), Mapping) else {}
         rate = m.get("attack_success_rate", r.get("metrics.attack_success_rate", math.nan))
         rate = math.nan if rate is None else float(rate)
-        cells[(r["task"], r["composition"], r["lang"], r["noise"])].append((float(r["score"]), rate))
+        score = math.nan if r["score"] is None else float(r["score"])  # a metric undefined on this data
+        cells[(r["task"], r["composition"], r["lang"], r["noise"])].append((score, rate))
     mean = {k: (sum(s for s, _ in v) / len(v), _nanmean([x for _, x in v])) for k, v in cells.items()}
 
     def info(lang: str) -> dict:
