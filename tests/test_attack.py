@@ -194,6 +194,7 @@ def test_word_attack_on_the_model(setup):
         dist = sum(_word_diff(orig[k], new[k]) for k in ("text_a", "text_b"))
         assert dist <= 2 * n and (dist == 0) == (n == 0)
     assert res.scores["accuracy"] <= res.scores["clean_accuracy"]
+    assert res.scores["lexicon_entries"] == 5.0  # the registered lexicon was used (its 5 words)
 
 
 def test_random_search_is_the_same_budget_without_the_model(setup):

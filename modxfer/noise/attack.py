@@ -360,7 +360,7 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
         return candidates(texts, rng, k, lang, keep_one=tagging)
 
     if search == "random":
-        return _random_edits(task, rows, spec, score, draw, seed, budget, lang)
+        return _noted(_random_edits(task, rows, spec, score, draw, seed, budget, lang), unit, lexicon)
     out_rows, preds, clean_preds, edits, queries, attacked, flipped = [], [], [], [], [], [], []
     for row in rows:
         (g0,), (p0,) = score([row])
@@ -389,7 +389,15 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
         queries.append(n_q)
         attacked.append(c0 > 0)
         flipped.append(c0 > 0 and _correct(task, cur_p, row) < c0)
-    return _result(task, rows, lang, out_rows, preds, clean_preds, edits, queries, attacked, flipped)
+    return _noted(_result(task, rows, lang, out_rows, preds, clean_preds, edits, queries, attacked, flipped),
+                  unit, lexicon)
+
+
+def _noted(res: AttackResult, unit: str, lexicon: dict | None) -> AttackResult:
+    """Word attacks say how big a lexicon they could translate with (0: none), since results depend on it."""
+    if unit == "words":
+        res.scores["lexicon_entries"] = float(len(lexicon or {}))
+    return res
 
 
 def _random_edits(task, rows, spec, score, draw, seed, budget, lang) -> AttackResult:
