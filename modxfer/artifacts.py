@@ -30,6 +30,18 @@ def default_store() -> Path:
     return Path(os.environ.get("MODXFER_STORE", cache_dir() / "artifacts")).expanduser()
 
 
+# The card fields a training request is keyed by (training.TrainingPlan.spec); a card repeats them verbatim.
+SPEC_FIELDS = ("modxfer", "base", "task", "partition", "data", "composition", "depends_on", "adapter_config", "seed",
+               "epochs", "batch_size", "learning_rate", "max_length", "precision")
+
+
+def key_of_card(card: dict) -> str | None:
+    """The key the card's own training request hashes to (None if it lacks a field)."""
+    if not all(k in card for k in SPEC_FIELDS):
+        return None
+    return content_key({k: card[k] for k in SPEC_FIELDS})
+
+
 def content_key(spec: dict) -> str:
     blob = json.dumps(spec, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()

@@ -120,6 +120,7 @@ class TrainingPlan:
             "seed": s.seed, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.lr(comp.kind == "full"),
             "max_length": s.max_length, "precision": self.precision,
         }
+        assert set(self.spec) == set(art.SPEC_FIELDS)  # the zoo re-derives keys from cards with that list
         self.key = art.content_key(self.spec)
 
 

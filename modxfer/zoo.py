@@ -13,7 +13,8 @@ stacks on, so installing verifies every byte, refuses an adapter made for anothe
 dependencies along. Installing copies an entry into the artifact store under its key: training and evaluation then
 find it exactly as if they had trained it (same data, settings and key), and never train it again.
 
-Only safetensors and JSON are read; file names from an index are checked to stay inside their entry's folder.
+Only safetensors and JSON are read; file names from an index are checked to stay inside their entry's folder, and
+an entry is installed only under the key its card's training request hashes to.
 Fully fine-tuned encoders (STILTs) are not zoo material (hundreds of MB): share them as hub models.
 """
 from __future__ import annotations
@@ -260,6 +261,10 @@ def install(name: str, zoo=None, *, store=None, backbone=None, _chain: tuple[str
     if card["key"] != entry.key or card["task"] != entry.task:
         raise DataError(f"zoo entry {entry.name}: its card (task {card['task']!r}, key {str(card['key'])[:12]}) "
                         "differs from the index", "re-publish the entry")
+    if art.key_of_card(card) != card["key"]:
+        # The store serves artifacts by key: weights may only land under the key their card's request hashes to.
+        raise DataError(f"zoo entry {entry.name}: its key is not the hash of the training request its card "
+                        "describes", "re-publish the entry from the artifact `modxfer train` wrote")
     existing = art.find(store, card["task"], card["key"])
     if existing is not None:
         return existing

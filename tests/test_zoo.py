@@ -172,6 +172,12 @@ def test_hostile_or_broken_indexes_are_refused(trained, tmp_path):
     with pytest.raises(ModxferError, match="differs from the index|cannot be a store folder"):
         Z.install(entry.name, zoo, store=tmp_path / "store")
     assert (victim / "keep.txt").read_text() == "mine"
+    # A card whose training request does not hash to its key (weights planted under someone else's key).
+    card_file.write_text(json.dumps({**card, "epochs": 99.0}))
+    _rewrite(zoo, fix_sha)
+    with pytest.raises(DataError, match="not the hash of the training request"):
+        Z.install(entry.name, zoo, store=tmp_path / "store")
+    assert not (tmp_path / "store" / "xnli").exists()
     # Dependency cycles and non-weight files.
     _rewrite(zoo, lambda es: [e.update(depends_on=[entry.name]) for e in es if e["name"] == entry.name])
     with pytest.raises(DataError, match="cycle"):
