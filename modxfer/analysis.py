@@ -61,6 +61,7 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
     import pandas as pd
 
     from . import languages as L
+    from .noise.robustness import summarize
 
     df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     needed = {"task", "composition", "lang", "noise", "score"}
@@ -68,15 +69,11 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
         raise DataError(f"no evaluation rows to analyse (need columns {', '.join(sorted(needed))})",
                         "run a sweep or an evaluation with stack/fusion/full compositions and their baselines first")
     score = df.groupby(["task", "composition", "lang", "noise"], sort=False)["score"].mean().to_dict()
+    # Degradation (clean - noisy, seeds averaged) is defined once, by the robustness summary.
+    summary = summarize(df.to_dict("records"))["degradation"]
+    degradation = {(r["task"], r["composition"], r["lang"], r["noise"]): r for r in summary}
     sim_of = similarity if callable(similarity) else (lambda a, b: similarity[(a, b)])
     sims: dict[tuple[str, str], float] = {}
-
-    def family(lang: str) -> str:
-        try:
-            return L.get(lang).family
-        except Exception:  # a code the language table lacks is still analysed, under "unknown"
-            return "unknown"
-
     points = []
     for (task, comp_s, lang, noise), s in score.items():
         comp = Composition.parse(comp_s)
@@ -88,16 +85,17 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
                 sims[(inter, comp.target)] = float(sim_of(inter, comp.target))
         clean = score.get((task, comp_s, lang, "clean"))
         b_clean = score.get((task, str(base), lang, "clean"))
-        b_score = score.get((task, str(base), lang, noise))
-        nan = math.nan
-        gain = clean - b_clean if noise == "clean" and clean is not None and b_clean is not None else nan
-        deg = clean - s if noise != "clean" and clean is not None else nan
-        b_deg = b_clean - b_score if noise != "clean" and b_clean is not None and b_score is not None else nan
+        own, ref = degradation.get((task, comp_s, lang, noise)), degradation.get((task, str(base), lang, noise))
+        gain = clean - b_clean if noise == "clean" and clean is not None and b_clean is not None else math.nan
+        deg = own["abs_degradation"] if own else math.nan
+        b_deg = ref["abs_degradation"] if ref else math.nan
+        lg = L.find(lang)
         points.append({
             "task": task, "composition": comp_s, "kind": comp.kind, "intermediates": ",".join(comp.intermediates),
             "baseline": str(base), "similarity": sum(sims[(i, comp.target)] for i in comp.intermediates) / len(comp.intermediates),
-            "lang": lang, "family": family(lang), "noise": noise, "score": s, "clean": clean,
-            "baseline_score": b_score, "gain": gain, "degradation": deg, "robustness_gain": b_deg - deg})
+            "lang": lang, "family": lg.family if lg else "unknown", "noise": noise, "score": s, "clean": clean,
+            "baseline_score": score.get((task, str(base), lang, noise)), "gain": gain, "degradation": deg,
+            "robustness_gain": b_deg - deg})
     pts = pd.DataFrame(points)
     if pts.empty:
         raise DataError("no composition with intermediate tasks among the rows",

@@ -454,6 +454,14 @@ def get(code: str | Language) -> Language:
     return _languages()[normalize(code)]
 
 
+def find(code: str) -> Language | None:
+    """``get``, or None for a code the table does not know (results keep such languages, ungrouped)."""
+    try:
+        return get(code)
+    except UnknownLanguageError:
+        return None
+
+
 def to_iso1(code: str) -> str | None:
     """ISO 639-1 code, or None for a language that has none (e.g. Cantonese)."""
     return get(code).iso1

@@ -13,41 +13,47 @@ from .errors import ConfigError
 LEVELS = ("family", "script", "all")
 
 
+def degradation_grid(summary: dict, level: str = "family") -> list[dict]:
+    """Per task: the language groups (family or script, then "all") with their language counts, and rows of
+    (composition, noise setting, one group record or None per group). What both the rich and markdown tables show."""
+    if level not in LEVELS:
+        raise ConfigError(f"unknown grouping level {level!r}", f"use one of: {', '.join(LEVELS)}")
+    recs = [g for g in summary["groups"] if g["kind"] == "noise" and g["level"] in (level, "all")]
+    grids = []
+    for task in dict.fromkeys(g["task"] for g in recs):
+        part = [g for g in recs if g["task"] == task]
+        groups = ([] if level == "all" else sorted({g["group"] for g in part if g["level"] == level})) + ["all"]
+        cell = {(g["composition"], g["setting"], g["group"]): g for g in part}
+        rows = [(comp, setting, [cell.get((comp, setting, grp)) for grp in groups])
+                for comp, setting in dict.fromkeys((g["composition"], g["setting"]) for g in part)]
+        counts = {grp: max((g["languages"] for g in part if g["group"] == grp), default=0) for grp in groups}
+        grids.append({"task": task, "groups": groups, "languages": counts, "rows": rows})
+    return grids
+
+
 def degradation_table(summary: dict, level: str = "family", *, relative: bool = False, title: str | None = None):
-    """One table per task: (composition,) noise setting down, groups of languages (family or script) across, mean
-    degradation from clean in cells.
+    """One rich table per task: (composition,) noise setting down, groups of languages (family or script) across,
+    mean degradation from clean in cells.
 
     Absolute degradation is in points of the task's metric (positive = the noise hurt); relative is a percentage
     of the clean score. Attack settings add their success rate in brackets.
     """
     from rich.table import Table
 
-    if level not in LEVELS:
-        raise ConfigError(f"unknown grouping level {level!r}", f"use one of: {', '.join(LEVELS)}")
-    recs = [g for g in summary["groups"] if g["kind"] == "noise" and g["level"] in (level, "all")]
     value = "rel_degradation" if relative else "abs_degradation"
     tables = []
-    for task in dict.fromkeys(g["task"] for g in recs):
-        part = [g for g in recs if g["task"] == task]
-        comps = list(dict.fromkeys(g["composition"] for g in part))
-        groups = ([] if level == "all" else sorted({g["group"] for g in part if g["level"] == level})) + ["all"]
-        settings = list(dict.fromkeys(g["setting"] for g in part))
-        cell = {(g["composition"], g["setting"], g["group"]): g for g in part}
+    for grid in degradation_grid(summary, level):
+        comps = list(dict.fromkeys(comp for comp, _, _ in grid["rows"]))
         unit = "% of clean" if relative else "points"
-        t = Table(title=title or f"{task}: degradation from clean by {level} ({unit}; \\[attack success rate])")
+        t = Table(title=title or f"{grid['task']}: degradation from clean by {level} ({unit}; \\[attack success rate])")
         if len(comps) > 1:
             t.add_column("composition", no_wrap=True)
         t.add_column("noise", no_wrap=True)
-        for grp in groups:
-            n = max((g["languages"] for g in part if g["group"] == grp), default=0)
-            t.add_column(f"{grp} ({n})", justify="right", style="bold" if grp == "all" else None)
-        for comp in comps:
-            for s in settings:
-                if not any((comp, s, grp) in cell for grp in groups):
-                    continue
-                row = [_fmt(cell.get((comp, s, grp)), value, relative) for grp in groups]
-                t.add_row(*([comp] if len(comps) > 1 else []), s, *row)
-            if len(comps) > 1:
+        for grp in grid["groups"]:
+            t.add_column(f"{grp} ({grid['languages'][grp]})", justify="right", style="bold" if grp == "all" else None)
+        for i, (comp, setting, cells) in enumerate(grid["rows"]):
+            t.add_row(*([comp] if len(comps) > 1 else []), setting, *(_fmt(c, value, relative) for c in cells))
+            if len(comps) > 1 and i + 1 < len(grid["rows"]) and grid["rows"][i + 1][0] != comp:
                 t.add_section()
         tables.append(t)
     return tables
@@ -121,8 +127,6 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
 
 def _check_replaceable(out: Path) -> None:
     """A report replaces a previous report, never another folder's contents."""
-    from .errors import ConfigError
-
     if not out.exists():
         return
     previous = out / "report.json"
@@ -187,14 +191,11 @@ def _markdown(card, df, robust, analysis, sims, plots) -> str:
             rows = [[f"`{c}`", part[part["composition"] == c]["similarity"].iloc[0],
                      *(g.get((c, f), math.nan) for f in fams)] for c in dict.fromkeys(part["composition"])]
             parts.append(_md(["composition", "similarity", *fams], rows, {"similarity": 3}))
-    if robust["degradation"]:
-        parts.append("## Degradation from clean by language family (points; mean over languages)\n")
-        groups = [g for g in robust["groups"] if g["kind"] == "noise" and g["level"] in ("family", "all")]
-        fams = sorted({g["group"] for g in groups if g["level"] == "family"}) + ["all"]
-        cell = {(g["task"], g["composition"], g["setting"], g["group"]): g["abs_degradation"] for g in groups}
-        keys = list(dict.fromkeys((g["task"], g["composition"], g["setting"]) for g in groups))
-        parts.append(_md(["task", "composition", "noise", *fams],
-                         [[t, f"`{c}`", n, *(cell.get((t, c, n, f), math.nan) for f in fams)] for t, c, n in keys]))
+    for grid in degradation_grid(robust, "family"):
+        parts.append(f"## Degradation from clean by language family: {grid['task']} (points; mean over languages)\n")
+        parts.append(_md(["composition", "noise", *(f"{g} ({grid['languages'][g]})" for g in grid["groups"])],
+                         [[f"`{comp}`", setting, *(c["abs_degradation"] if c else math.nan for c in cells)]
+                          for comp, setting, cells in grid["rows"]]))
     if analysis is not None and not analysis.correlations.empty:
         corr = analysis.correlations
         parts.append("## Similarity vs gain and robustness (Spearman's rho over composition x language points)\n")

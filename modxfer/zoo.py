@@ -176,7 +176,7 @@ def publish(artifact, zoo=None, *, name: str | None = None, store=None) -> ZooEn
                           "pick another --name")
     rel = f"{a.task}/{a.key[:20]}"
     with atomic_dir(root / rel) as tmp:
-        for src in sorted(p for p in a.path.rglob("*") if p.is_file()):
+        for src in sorted(p for p in a.path.rglob("*") if p.is_file() and p.name != art.CARD):
             dst = tmp / src.relative_to(a.path)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)

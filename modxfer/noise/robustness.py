@@ -124,11 +124,8 @@ def summarize(rows, levels: Sequence[str] = LEVELS) -> dict[str, list[dict]]:
     mean = {k: (sum(s for s, _ in v) / len(v), _nanmean([x for _, x in v])) for k, v in cells.items()}
 
     def info(lang: str) -> dict:
-        try:
-            lg = L.get(lang)
-            return {"family": lg.family, "script": lg.script}
-        except Exception:  # a code the language table lacks still gets its per-language numbers
-            return {"family": "unknown", "script": "unknown"}
+        lg = L.find(lang)  # a code the table lacks still gets its per-language numbers
+        return {"family": lg.family if lg else "unknown", "script": lg.script if lg else "unknown"}
 
     degradation, curves = [], []
     points: dict[tuple, list[tuple[float, float]]] = defaultdict(list)

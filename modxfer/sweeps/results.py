@@ -30,10 +30,8 @@ def load_results(run_dir: str | os.PathLike):
         rows = store.results()
     records = []
     for r in rows:
-        try:
-            family = L.get(r["lang"]).family
-        except Exception:  # a language code the table does not know still gets its scores
-            family = None
+        lang = L.find(r["lang"])
+        family = lang.family if lang else None
         rec = {"task": r["task"], "composition": r["composition"], "kind": Composition.parse(r["composition"]).kind,
                "lang": r["lang"], "family": family, "noise": r["noise"], "seed": r["seed"], "metric": r["metric"],
                "score": r["score"], "n": r["n"], "cell": r["cell"]}
