@@ -32,7 +32,7 @@ def bf16_peak_tflops(n: int = 2048, reps: int = 10) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e12
 
 
-def naive(store, comps, langs, examples, base) -> tuple[float, dict]:
+def naive(store, comps, langs, examples, base, settings=None) -> tuple[float, dict]:
     """Per composition: from_pretrained, load adapters and head, Trainer.predict on max-length padded inputs."""
     from adapters import AutoAdapterModel
     from adapters.composition import Stack
@@ -51,7 +51,7 @@ def naive(store, comps, langs, examples, base) -> tuple[float, dict]:
     preds, t0 = {}, time.perf_counter()
     for c in comps:
         comp = Composition.parse(c)
-        pieces = ev.artifacts_for(comp, TrainSettings(base=base, precision="auto", **TRAIN))
+        pieces = ev.artifacts_for(comp, settings or TrainSettings(base=base, precision="auto", **TRAIN))
         model = AutoAdapterModel.from_pretrained(bb.path)
         for name, head in MEAN_POOLED_HEADS.items():  # modxfer's sentence heads, as any user loading them does
             model.register_custom_head(name, head)

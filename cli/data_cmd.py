@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from modxfer.tasks import check_data, get_task, resolve_data_dir
@@ -22,10 +23,24 @@ def data():
 @data_dir_option
 @click.argument("task_names", nargs=-1)
 def check(data_dir, task_names):
-    """Validate files, counts and label sets (all tasks, or the given ones)."""
+    """Validate files, counts and label sets (all tasks, or the given ones), and sizes and checksums against the
+    data's MANIFEST.txt files where there are any. Every bad file is reported; exit code 2 if any."""
+    from modxfer.tasks import readers
+    from modxfer.tasks.base import _cached_rows
+    from modxfer.tasks.manifest import check_manifest
+
     for name in task_names:
         get_task(name)
-    reports = check_data(data_dir, list(task_names) or None)
+    root = resolve_data_dir(data_dir)
+    _cached_rows.cache_clear()  # check the files as they are now, not rows an earlier call kept in memory
+    with readers.recording() as seen:
+        reports = check_data(root, list(task_names) or None)
+    # With task names, compare the folders those tasks read from; without, every file the manifests list.
+    folders = None
+    if task_names:
+        folders = {p.resolve().parent.relative_to(root.resolve()).as_posix() for p in seen
+                   if p.resolve().is_relative_to(root.resolve())}
+    drift = check_manifest(root, folders)
     table = Table(title=f"data check ({resolve_data_dir(data_dir)})")
     for col in ("task", "split", "lang", "examples", "labels", "status"):
         table.add_column(col, overflow="fold")
@@ -34,13 +49,22 @@ def check(data_dir, task_names):
         hub = r.split == "-"
         bad += (not r.ok) and not hub
         labels = " ".join(f"{k}:{v}" for k, v in sorted(r.labels.items())[:8])
-        status = "[yellow]" + r.error + "[/yellow]" if hub else ("ok" if r.ok else f"[red]{r.error}[/red]")
-        table.add_row(r.task, r.split, r.lang, str(r.examples), labels, status)
+        error = escape(r.error or "")  # messages quote file contents: never rich markup
+        status = f"[yellow]{error}[/yellow]" if hub else ("ok" if r.ok else f"[red]{error}[/red]")
+        table.add_row(r.task, r.split, r.lang, str(r.examples), escape(labels), status)
     Console(width=200).print(table)
-    if bad:
-        click.secho(f"{bad} split(s) failed the check", fg="red", err=True)
+    for r in reports:  # unwrapped, one per line: the table folds long paths
+        if not r.ok and r.split != "-":
+            click.secho(f"{r.task} {r.split} {r.lang}: {r.error}", fg="red", err=True)
+    for d in drift:
+        click.secho(f"{d.path}: {d.problem}", fg="red", err=True)
+    if bad or drift:
+        parts = [f"{bad} split(s) failed the check"] * bool(bad) + [f"{len(drift)} file(s) differ from the manifest"
+                                                                   ] * bool(drift)
+        click.secho("; ".join(parts), fg="red", err=True)
         sys.exit(2)
-    click.echo(f"all {sum(r.ok for r in reports)} splits ok")
+    listed = (root / "MANIFEST.txt").is_file() or any(root.glob("*/MANIFEST.txt"))
+    click.echo(f"all {sum(r.ok for r in reports)} splits ok" + (", files match the manifests" if listed else ""))
 
 
 @data.command("fetch")

@@ -8,6 +8,9 @@ from rich.table import Table
 
 from .options import data_dir_option
 
+MEASURE_CHOICES = ["textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format",
+                   "all", "training-free"]
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -26,22 +29,84 @@ def report(run_dir, out, similarity_examples, data_dir):
 
 @click.command()
 @click.argument("tasks", nargs=-1, required=True)
-@click.option("--base", default="embedded", show_default=True, help="Backbone whose embeddings define similarity.")
+@click.option("--measure", "-m", "measures", type=click.Choice(MEASURE_CHOICES), multiple=True,
+              default=("textemb",), show_default=True,
+              help="Similarity measure (repeatable); 'all' for every one, 'training-free' for those that train "
+                   "no adapters.")
+@click.option("--targets", default=None,
+              help="Comma-separated column tasks (default: the target tasks among TASKS; rows are the "
+                   "intermediate tasks; a square matrix if either group is empty).")
+@click.option("--base", default="embedded", show_default=True, help="Backbone the measures use.")
 @click.option("--examples", type=click.IntRange(8), default=256, show_default=True,
-              help="Training inputs embedded per task.")
+              help="English training inputs sampled per task.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (and of the adapters).")
+@click.option("--resamples", type=click.IntRange(0), default=200, show_default=True,
+              help="Bootstrap resamples of the sampled inputs (0: no intervals).")
+@click.option("--ci", is_flag=True, help="Print 95% bootstrap intervals in the cells (default: ± SE below the table).")
+@click.option("--lang", default=None, help="cka only: probe sentences in this language (Tatoeba lexicon split).")
+@click.option("--store", type=click.Path(file_okay=False), default=None,
+              help="Artifact store for the adapters taskemb/cka train (default: $MODXFER_STORE).")
+@click.option("--train-examples", type=click.IntRange(1), default=2000, show_default=True,
+              help="taskemb/cka: training examples per adapter.")
+@click.option("--train-epochs", type=float, default=2.0, show_default=True, help="taskemb/cka: adapter epochs.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the matrices (values, SEs, intervals, cards) to this JSON file.")
 @data_dir_option
-def similarity(tasks, base, examples, data_dir):
-    """Cosine similarity of the tasks' embeddings (mean sentence embedding of English training inputs)."""
-    from modxfer.backbone import load_backbone
-    from modxfer.similarity import similarity_matrix
+def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, lang, store, train_examples,
+               train_epochs, json_path, data_dir):
+    """Task similarity matrices (intermediates x targets) from English training inputs, with bootstrap
+    uncertainty. Pairs whose data share a source (mnli/xnli, ...) are marked with a dagger."""
+    from modxfer.io import atomic_write_json
+    from modxfer.similarity import MEASURES, TRAINING_FREE, MeasureSettings, compute
     from modxfer.tasks import get_task
+    from modxfer.training import TrainSettings
 
-    names = [get_task(t).name for t in tasks]
-    m = similarity_matrix(names, load_backbone(base), examples, data_dir)
-    t = Table(title=f"task similarity ({base}, {examples} training inputs per task)")
+    names = [get_task(t).name for t in dict.fromkeys(tasks)]
+    if targets:
+        cols = [get_task(t.strip()).name for t in targets.split(",") if t.strip()]
+        rows = [n for n in names if n not in cols] or names
+    else:
+        rows = [n for n in names if get_task(n).role == "intermediate"]
+        cols = [n for n in names if get_task(n).role == "target"]
+        if not rows or not cols:
+            rows = cols = names
+    chosen = []
+    for m in measures:
+        chosen += {"all": MEASURES, "training-free": TRAINING_FREE}.get(m, (m,))
+    settings = MeasureSettings(examples=examples, seed=seed, n_resamples=resamples)
+    train = TrainSettings(base=base, examples=train_examples, epochs=train_epochs, seed=seed)
+    console, out = Console(), {}
+    for m in dict.fromkeys(chosen):
+        mat = compute(m, rows, cols, base=base, settings=settings, data_dir=data_dir, store=store, train=train,
+                      lang=lang if m.startswith("cka") else None, progress=True)
+        out[m] = mat.to_dict(replicates=False)
+        console.print(_matrix_table(mat, ci))
+        sep = mat.separation(exclude_same_source=True)
+        if sep:
+            ratio = "inf" if sep["ratio"] == float("inf") else f"{sep['ratio']:.1f}"
+            click.echo(f"{m}: most vs least similar pair without †: {sep['max']:.3f} ({'/'.join(sep['max_pair'])}) "
+                       f"vs {sep['min']:.3f} ({'/'.join(sep['min_pair'])}), {ratio} x the larger bootstrap SE")
+    if json_path:
+        atomic_write_json(json_path, out)
+        click.echo(f"matrices: {json_path}")
+
+
+def _matrix_table(mat, ci: bool):
+    low, high = mat.confidence_interval()
+    se, mask = mat.se, mat.same_source()
+    n = mat.card.get("examples")
+    lang = f", probes in {mat.lang}" if mat.lang else ""
+    t = Table(title=f"{mat.measure}, {n} inputs per task{lang}",
+              caption="† same data source; " + ("95% CI" if ci else "± bootstrap SE"))
     t.add_column("")
-    for n in names:
-        t.add_column(n, justify="right")
-    for a in names:
-        t.add_row(a, *(f"{m[(a, b)]:.3f}" for b in names))
-    Console().print(t)
+    for b in mat.targets:
+        t.add_column(b, justify="right")
+    for i, a in enumerate(mat.intermediates):
+        cells = []
+        for j in range(len(mat.targets)):
+            v = f"{mat.values[i, j]:.3f}{'†' if mask[i, j] else ''}"
+            if se[i, j] > 0:
+                v += f"\n[{low[i, j]:.3f}, {high[i, j]:.3f}]" if ci else f"\n±{se[i, j]:.3f}"
+            cells.append(v)
+        t.add_row(a, *cells)
+    return t

@@ -112,6 +112,7 @@ def run(config, executor, address, retry_failed, quiet, output):
 def status(run_dir, show_traceback):
     """Progress of a run: cells per status, what is running, failures and their errors."""
     from modxfer.sweeps import Store
+    from modxfer.sweeps.results import artifact_competence
     from modxfer.sweeps.store import lock_holder
 
     out = Console()
@@ -119,6 +120,7 @@ def status(run_dir, show_traceback):
         counts = store.counts()
         cells = store.cells()
         name = store.meta("name")
+        trained = [a for a in artifact_competence(store) if a["finished"]]
     t = Table(title=f"{name or run_dir}: cells")
     t.add_column("kind")
     for s in ("done", "running", "pending", "failed", "blocked", "total"):
@@ -133,6 +135,7 @@ def status(run_dir, show_traceback):
         pace = sum(c["seconds"] for c in finished) / sum(c["estimate"] for c in finished)
         eta = pace * sum(c["estimate"] for c in left)
         out.print(f"about {_duration(eta)} of work left ({pace:.2g}x the plan's estimate so far)")
+    _print_competence(out, trained)
     holder = lock_holder(run_dir)
     out.print(f"a sweep is running here ({holder})" if holder else "no sweep is running here now")
     for c in cells:
@@ -159,6 +162,24 @@ def status(run_dir, show_traceback):
     if failed or blocked:
         out.print("rerun failed cells with `modxfer sweep run CONFIG --retry-failed`"
                   + ("" if show_traceback or not failed else "; full tracebacks with --traceback"))
+
+
+def _print_competence(out: Console, trained: list[dict]) -> None:
+    """Trained models whose validation score does not show they learned: flagged, with the numbers."""
+    bad = [a for a in trained if a["status"] == "not learned"]
+    for a in bad:
+        c = a["competence"]
+        low, high = (c.get("ci") or [float("nan")] * 2)[:2]
+        out.print(f"[red]did not learn[/red] {a['id']}: {c.get('metric', 'score')} {c.get('score', float('nan')):.1f} "
+                  f"[{low:.1f}, {high:.1f}] (95% CI) vs chance {c.get('chance', float('nan')):.1f} on {c.get('n')} "
+                  "validation examples; kept out of the report's findings", highlight=False, soft_wrap=True)
+    unknown = [a["id"] for a in trained if a["status"] == "unknown"]
+    if unknown:
+        out.print(f"[yellow]competence unknown[/yellow] for {len(unknown)} trained model(s) (card without a "
+                  f"validation check): {', '.join(unknown[:5])}" + (" ..." if len(unknown) > 5 else ""),
+                  highlight=False, soft_wrap=True)
+    if trained and not bad and not unknown:
+        out.print(f"all {len(trained)} trained models learned (validation 95% CI above chance)")
 
 
 @sweep.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 ZOO = click.option("--zoo", default=None, help="Zoo folder (default: $MODXFER_ZOO or ./adapters_zoo).")
@@ -28,9 +29,12 @@ def list_(zoo):
     for col in ("name", "composition", "adapter", "base", "validation", "stacks on", "size"):
         t.add_column(col)
     for e in entries:
-        val = ", ".join(f"{k} {v}" for k, v in (e.metrics.get("validation") or {}).items())
-        t.add_row(e.name, e.composition, e.adapter, e.base["model_id"], val or "-", ", ".join(e.depends_on) or "-",
-                  f"{e.size_bytes / 1e6:.1f} MB")
+        val = e.metrics.get("validation") or {}
+        val = ", ".join(f"{k} {v}" for k, v in val.items()) if isinstance(val, dict) else str(val)
+        # Index text is a stranger's: printed as text, never as rich markup.
+        cells = (e.name, e.composition, e.adapter, e.base["model_id"], val or "-", ", ".join(e.depends_on) or "-",
+                 f"{e.size_bytes / 1e6:.1f} MB")
+        t.add_row(*(escape(c[:200]) for c in cells))
     Console().print(t)
 
 
@@ -53,13 +57,19 @@ def publish(artifact, zoo, store, name):
 @ZOO
 @STORE
 @click.option("--base", default="embedded", show_default=True, help="Backbone it must have been trained on.")
-def install(name, zoo, store, base):
-    """Verify NAME (checksums, backbone) and copy it, with its dependencies, into the artifact store."""
+@click.option("--revision", default=None, help="Hub branch, tag or commit (a hub zoo only); recorded in the card.")
+@click.option("--force", is_flag=True, help="Replace the store's copy even if it exists (e.g. a damaged one).")
+def install(name, zoo, store, base, revision, force):
+    """Verify NAME (checksums, card, weights, backbone) and copy it, with its dependencies, into the artifact store."""
+    from pathlib import Path
+
     from modxfer import zoo as Z
     from modxfer.backbone import load_backbone
 
-    root = Z.pull(zoo) if zoo else None
-    a = Z.install(name, root, store=store, backbone=load_backbone(base))
+    root = Z.pull(zoo, revision=revision) if zoo else None
+    hub = zoo is not None and not Path(zoo).expanduser().is_dir()
+    a = Z.install(name, root, store=store, backbone=load_backbone(base), force=force,
+                  source=zoo if hub else None, revision=revision)
     click.echo(f"installed {name} as {a.path}; `modxfer evaluate \"{a.card['composition']}\"` uses it")
 
 

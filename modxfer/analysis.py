@@ -1,31 +1,54 @@
-"""Does intermediate-task training help transfer, and robustness, more when the tasks are alike?
+"""Does intermediate-task training help transfer, and robustness, more when the tasks are alike? Every number with
+its uncertainty, and a statement only where the data supports one.
 
-Input: evaluation rows (a sweep's ``load_results`` frame, or ``EvalResult.rows``). Every composition that uses
-intermediate tasks is compared with its baseline of the same kind without them: a stack or a fusion with the
-target adapter alone, STILTs (``full:mnli>xnli``) with full fine-tuning on the target alone (``full:xnli``).
-Per language and noise setting:
+Input: evaluation rows (a sweep's ``load_results(run_dir, outcomes=True)`` frame, or ``EvalResult.rows``), ideally
+with per-example ``outcomes`` (``modxfer.outcomes``): then every estimate carries a paired, stratified bootstrap
+distribution (``modxfer.stats``); rows without them get point estimates only, and no test.
 
-  gain             clean score minus the baseline's clean score (positive: the intermediate helped); on the
-                   clean rows
-  degradation      clean score minus the noisy score (positive: the noise hurt); on the noisy rows
-  robustness_gain  the baseline's degradation minus the composition's (positive: the intermediate made the
-                   model more robust); on the noisy rows
+Every composition that uses intermediate tasks is compared with its baseline of the same kind without them: a
+stack or a fusion with the target adapter alone, STILTs (``full:mnli>xnli``) with full fine-tuning on the target
+alone (``full:xnli``). Measures, per language, in points of the task's metric:
 
-Each composition carries the similarity of its intermediate task to the target (``modxfer.similarity``; the mean
-over intermediates for a fusion). ``correlations`` relates similarity to each measure per target task, kind,
-noise setting and language family (and all languages): Spearman's and Pearson's r over (composition, language)
-points, with n, wherever at least two compositions with different similarities can be compared. Scores of repeated rows (seeds) are averaged first.
+  score            the metric (every composition, every noise setting)
+  gain             clean score minus the baseline's clean score (positive: the intermediate helped)
+  degradation      clean score minus the noisy score (positive: the noise hurt)
+  rel_degradation  degradation / (clean score - chance): the share of the room above chance that the noise took
+  robustness_gain  the baseline's degradation minus the composition's (positive: more robust with the intermediate)
+
+A comparison uses the seeds and, per language, the example ids both sides have; aggregates average the languages
+both sides have, each language counting once. English (the training language, not zero-shot) is reported apart and
+left out of the zero-shot, family and script means. Relative degradation of a group is the ratio of the group's
+mean degradation to its mean room above chance.
+
+Similarity belongs to an (intermediate, target) pair, so correlations use one point per pair, languages averaged
+(``stats.correlation``; "too few pairs" below ``stats.MIN_PAIRS``), and family effects are a slope interaction with
+language as the unit (``stats.slope_interaction``). Tests: each zero-shot gain, degradation and robustness gain,
+each correlation and interaction gets a p-value; all are corrected together (Holm by default, or Benjamini-Hochberg)
+and only those that survive are findings. Comparisons involving a model that did not learn (its card's validation
+CI includes chance) are flagged and kept out of the tests.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+import numpy as np
+
+from . import outcomes as O
+from . import stats as S
 from .composition import Composition
 from .errors import DataError
 
-MEASURES = ("gain", "degradation", "robustness_gain")
+MEASURES = ("score", "gain", "degradation", "rel_degradation", "robustness_gain")
+TESTED = ("gain", "degradation", "robustness_gain")
+ENGLISH = "en"
+BAD = ("not learned", "unknown")  # competence statuses worth a flag; the first also excludes from tests
+MIN_EXAMPLES = 200
+TABLE_COLUMNS = ["measure", "task", "composition", "kind", "intermediates", "baseline", "similarity", "noise", "level",
+                 "group", "languages", "estimate", "low", "high", "se", "pvalue", "mde", "n", "seeds", "competence",
+                 "baseline_competence"]
 
 
 def baseline_of(comp: Composition) -> Composition | None:
@@ -37,113 +60,397 @@ def baseline_of(comp: Composition) -> Composition | None:
 
 @dataclass
 class Analysis:
-    points: object        # pandas DataFrame, one row per (task, composition, lang, noise)
-    by_family: object     # the measures averaged per (task, composition, noise, family)
-    correlations: object  # similarity vs each measure per (task, kind, noise, family)
-    similarity: dict      # {(intermediate, target): cosine}
+    """``table``: one record per (measure, task, composition, noise, level, group) with estimate, 95% CI, SE,
+    p-value, MDE, language and seed counts; level is language, family, script or zero-shot (English only at the
+    language level). ``correlations`` and ``interactions``: one record each. ``tests``: every hypothesis tested,
+    with corrected p-values and whether it is a finding. ``notes``: what limits the evidence."""
+
+    table: object
+    correlations: object
+    interactions: object
+    tests: object
+    similarity: dict
+    notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    estimates: dict = field(default_factory=dict, repr=False)  # table key -> stats.Estimate (not written out)
+
+    def estimate(self, measure: str, task: str, composition: str, noise: str, level: str, group: str):
+        """The ``stats.Estimate`` behind a table record (its bootstrap replicates, for further arithmetic)."""
+        return self.estimates.get((measure, task, composition, noise, level, group))
+
+    @property
+    def findings(self):
+        return self.tests[self.tests["finding"]]
+
+    @property
+    def inconclusive(self):
+        return self.tests[~self.tests["finding"] & self.tests["excluded"].isna()]
 
     def to_dict(self) -> dict:
-        return {"points": _records(self.points), "by_family": _records(self.by_family),
-                "correlations": _records(self.correlations),
+        return {"settings": self.settings, "notes": self.notes, "table": _records(self.table),
+                "correlations": _records(self.correlations), "interactions": _records(self.interactions),
+                "tests": _records(self.tests),
                 "similarity": [{"intermediate": a, "target": b, "similarity": s} for (a, b), s in self.similarity.items()]}
 
 
 def _records(df) -> list[dict]:
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in df.to_dict("records")]
+    def clean(v):
+        if isinstance(v, (float, np.floating)):
+            return None if math.isnan(v) else float(v)
+        if isinstance(v, np.integer):
+            return int(v)
+        if isinstance(v, np.bool_):
+            return bool(v)
+        return v
+    return [{k: clean(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
-def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, str], float]) -> Analysis:
-    """Gains, degradations and their correlation with task similarity; see the module docstring.
+# ---------------------------------------------------------------------------------------------- cells
+class _Cells:
+    """Per (task, composition, lang, noise): {seed: (score, bootstrap replicates or None)} and the examples behind
+    it. Outcomes of one (task, language) are aligned on the example ids all its cells share, so every comparison
+    between them is paired."""
 
-    ``similarity`` maps (intermediate, target) to a similarity, or is a function of the two task names.
+    def __init__(self, df, bs: S.Bootstrap):
+        self.bs = bs
+        self.data: dict[tuple, dict[int, tuple[float, np.ndarray | None]]] = defaultdict(dict)
+        self.n: dict[tuple, int] = {}
+        self.notes: list[str] = []
+        self.with_outcomes = 0
+        has = "outcomes" in df.columns
+        for (task, lang), part in df.groupby(["task", "lang"], sort=False):
+            rows = part.to_dict("records")
+            kept = [r for r in rows if has and isinstance(r.get("outcomes"), Mapping)]
+            for r in rows:
+                key = (task, r["composition"], lang, r["noise"])
+                self.data[key][int(r["seed"])] = (_num(r["score"]), None)
+                self.n[key] = int(r["n"]) if "n" in r and r["n"] == r["n"] else 0
+            if not kept:
+                continue
+            recs = [O.check(r["outcomes"]) for r in kept]
+            ids, pos = O.align(recs)
+            if not ids:
+                self.notes.append(f"{task} {lang}: the cells share no example id; no intervals there")
+                continue
+            if any(len(r["ids"]) != len(ids) for r in recs):
+                self.notes.append(f"{task} {lang}: cells hold different examples; compared on the {len(ids)} they share")
+            for r, rep in zip(kept, self.bs.replicates(f"{task}:{lang}", [O.subset(x, p) for x, p in zip(recs, pos)])):
+                key = (task, r["composition"], lang, r["noise"])
+                self.data[key][int(r["seed"])] = rep
+                self.n[key] = len(ids)
+                self.with_outcomes += 1
+
+    def seeds(self, *keys) -> list[int]:
+        common = None
+        for k in keys:
+            s = set(self.data.get(k, {}))
+            common = s if common is None else common & s
+        return sorted(common or ())
+
+    def estimate(self, key, seeds) -> S.Estimate:
+        per = {s: self.data[key][s] for s in seeds}
+        if any(rep is None for _, rep in per.values()):
+            return S.Estimate(float(np.mean([p for p, _ in per.values()])), None, self.n[key], 1, len(per))
+        return self.bs.over_seeds(per, self.n[key])
+
+
+def _num(v) -> float:
+    return math.nan if v is None else float(v)
+
+
+# ------------------------------------------------------------------------------------------- analysis
+def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, str], float], *,
+            n_resamples: int = S.N_RESAMPLES, seed: int = S.SEED, correction: str = "holm", alpha: float = S.ALPHA,
+            include_english: bool = False, require_comparisons: bool = True) -> Analysis:
+    """Scores, gains, degradations and robustness gains with bootstrap CIs, their relation to task similarity,
+    and the corrected tests; see the module docstring.
+
+    ``similarity`` maps (intermediate, target) to a similarity (NaN for a target without one), or is a function of
+    the two task names. ``include_english`` puts English into the zero-shot, family and script means. Without
+    ``require_comparisons`` rows without any composition with intermediates are analysed too (scores and
+    degradations only).
     """
     import pandas as pd
-
-    from . import languages as L
-    from .noise.robustness import summarize
 
     df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     needed = {"task", "composition", "lang", "noise", "score"}
     if df.empty or not needed <= set(df.columns):
         raise DataError(f"no evaluation rows to analyse (need columns {', '.join(sorted(needed))})",
                         "run a sweep or an evaluation with stack/fusion/full compositions and their baselines first")
-    score = df.groupby(["task", "composition", "lang", "noise"], sort=False)["score"].mean().to_dict()
-    # Degradation (clean - noisy, seeds averaged) is defined once, by the robustness summary.
-    summary = summarize(df.to_dict("records"))["degradation"]
-    degradation = {(r["task"], r["composition"], r["lang"], r["noise"]): r for r in summary}
-    sim_of = similarity if callable(similarity) else (lambda a, b: similarity[(a, b)])
-    sims: dict[tuple[str, str], float] = {}
-    points = []
-    for (task, comp_s, lang, noise), s in score.items():
-        comp = Composition.parse(comp_s)
-        base = baseline_of(comp)
-        if base is None:
-            continue
-        for inter in comp.intermediates:
-            if (inter, comp.target) not in sims:
-                sims[(inter, comp.target)] = float(sim_of(inter, comp.target))
-        clean = score.get((task, comp_s, lang, "clean"))
-        b_clean = score.get((task, str(base), lang, "clean"))
-        own, ref = degradation.get((task, comp_s, lang, noise)), degradation.get((task, str(base), lang, noise))
-        gain = clean - b_clean if noise == "clean" and clean is not None and b_clean is not None else math.nan
-        deg = own["abs_degradation"] if own else math.nan
-        b_deg = ref["abs_degradation"] if ref else math.nan
-        lg = L.find(lang)
-        points.append({
-            "task": task, "composition": comp_s, "kind": comp.kind, "intermediates": ",".join(comp.intermediates),
-            "baseline": str(base), "similarity": sum(sims[(i, comp.target)] for i in comp.intermediates) / len(comp.intermediates),
-            "lang": lang, "family": lg.family if lg else "unknown", "noise": noise, "score": s, "clean": clean,
-            "baseline_score": score.get((task, str(base), lang, noise)), "gain": gain, "degradation": deg,
-            "robustness_gain": b_deg - deg})
-    pts = pd.DataFrame(points)
-    if pts.empty:
+    S.adjust([], correction)  # an unknown correction fails before any work
+    for col, default in (("seed", 0), ("n", 0), ("competence", "unknown"), ("noise_rate", math.nan)):
+        df[col] = df[col].fillna(default) if col in df.columns else default
+    comps = {c: Composition.parse(c) for c in dict.fromkeys(df["composition"])}
+    if require_comparisons and not any(c.intermediates for c in comps.values()):
         raise DataError("no composition with intermediate tasks among the rows",
                         "include stack, fusion or full:INTERMEDIATE>TARGET compositions (and their baselines)")
-    keys = ["task", "composition", "kind", "intermediates", "similarity", "noise", "family"]
-    fam = pts.groupby(keys, sort=False).agg(gain=("gain", "mean"), degradation=("degradation", "mean"),
-                                            robustness_gain=("robustness_gain", "mean"),
-                                            languages=("lang", "nunique")).reset_index()
-    return Analysis(pts, fam, _correlations(pts), sims)
+    sim_of = similarity if callable(similarity) else (lambda a, b: similarity.get((a, b), math.nan))
+    sims = {(i, c.target): _num(sim_of(i, c.target)) for c in comps.values() for i in c.intermediates}
+    bs = S.Bootstrap(n_resamples, seed)
+    cells = _Cells(df, bs)
+    study = _Study(df, comps, sims, cells, include_english)
+    records, estimates = study.records()
+    table = pd.DataFrame(records) if records else pd.DataFrame(
+        columns=TABLE_COLUMNS + ["noise_rate", "changed_nothing", "chance", "near_chance"])
+    corr, inter = _similarity_tests(study, seed)
+    tests = _tests(table, corr, inter, correction, alpha)
+    settings = {"method": "paired stratified bootstrap over example ids within each language (seeds resampled "
+                          "first), official metric recomputed per resample; percentile 95% CI; p-values from the "
+                          "normal approximation with the bootstrap SE",
+                "n_resamples": n_resamples, "seed": seed, "confidence_level": S.CONFIDENCE, "alpha": alpha,
+                "correction": correction, "correction_name": S.CORRECTION_NAMES[correction], "power": S.POWER,
+                "min_pairs": S.MIN_PAIRS, "include_english": include_english,
+                "rows": len(df), "rows_with_outcomes": cells.with_outcomes}
+    return Analysis(table, corr, inter, tests, sims, list(dict.fromkeys(cells.notes + study.notes)), settings,
+                    estimates)
 
 
-def _correlations(pts):
+class _Study:
+    """Per-language estimates of every measure and their group means."""
+
+    def __init__(self, df, comps, sims, cells: _Cells, include_english: bool):
+        from . import languages as L
+
+        self.df, self.comps, self.sims, self.cells = df, comps, sims, cells
+        self.notes: list[str] = []
+        self.langs = {t: list(dict.fromkeys(p["lang"])) for t, p in df.groupby("task", sort=False)}
+        self.noises = {t: list(dict.fromkeys(p["noise"])) for t, p in df.groupby("task", sort=False)}
+        self.info = {}
+        for lang in dict.fromkeys(df["lang"]):
+            lg = L.find(lang)
+            self.info[lang] = {"family": lg.family if lg else "unknown", "script": lg.script if lg else "unknown"}
+        self.pooled = lambda lang: include_english or lang != ENGLISH
+        rank = {"not learned": 2, "unknown": 1}
+        self.competence = {}
+        for (task, comp), part in df.groupby(["task", "composition"], sort=False):
+            statuses = list(part["competence"].fillna("unknown"))
+            self.competence[(task, comp)] = max(statuses, key=lambda s: rank.get(s, 0))
+        self.chance = {(task, lang): O.chance(task, int(n) if n == n else None)
+                       for (task, lang), n in df.groupby(["task", "lang"], sort=False)["n"].max().items()}
+        self.noise_rate = df.groupby(["task", "lang", "noise"], sort=False)["noise_rate"].mean().to_dict()
+        self.per_lang: dict[str, dict[tuple, S.Estimate]] = {m: {} for m in (*MEASURES, "room")}
+        self._per_language()
+
+    def similarity(self, comp: Composition) -> float:
+        vals = [self.sims[(i, comp.target)] for i in comp.intermediates]
+        return float(np.mean(vals)) if vals and all(math.isfinite(v) for v in vals) else math.nan
+
+    def _seeds(self, what: str, *keys) -> list[int]:
+        seeds = self.cells.seeds(*keys)
+        every = set().union(*(self.cells.data.get(k, {}).keys() for k in keys))
+        if every - set(seeds):
+            self.notes.append(f"{what}: seed(s) {', '.join(map(str, sorted(every - set(seeds))))} missing on one "
+                              f"side in {keys[0][2]}; compared over seed(s) {', '.join(map(str, seeds)) or 'none'}")
+        return seeds
+
+    def _per_language(self) -> None:
+        pl, c = self.per_lang, self.cells
+        for (task, comp, lang, noise) in c.data:
+            key = (task, comp, lang, noise)
+            pl["score"][key] = c.estimate(key, sorted(c.data[key]))
+            clean = (task, comp, lang, "clean")
+            if noise != "clean" and clean in c.data:
+                seeds = self._seeds(f"{comp} clean vs {noise}", clean, key)
+                if seeds:
+                    deg = c.estimate(clean, seeds) - c.estimate(key, seeds)
+                    room = c.estimate(clean, seeds).shift(self.chance[(task, lang)])
+                    pl["degradation"][key], pl["room"][key] = deg, room
+                    pl["rel_degradation"][key] = S.ratio(deg, room)
+        for (task, comp, lang, noise), est in list(pl["score"].items()):
+            base = baseline_of(self.comps[comp])
+            if base is None:
+                continue
+            bkey = (task, str(base), lang, noise)
+            if noise == "clean" and bkey in c.data:
+                seeds = self._seeds(f"{comp} vs {base}", (task, comp, lang, noise), bkey)
+                if seeds:
+                    pl["gain"][(task, comp, lang, noise)] = (c.estimate((task, comp, lang, noise), seeds)
+                                                             - c.estimate(bkey, seeds))
+            if noise != "clean" and bkey in c.data:
+                own, ref = (task, comp, lang, "clean"), (task, str(base), lang, "clean")
+                seeds = self._seeds(f"{comp} vs {base} under {noise}", own, (task, comp, lang, noise), ref, bkey)
+                if seeds and own in c.data and ref in c.data:
+                    d_own = c.estimate(own, seeds) - c.estimate((task, comp, lang, noise), seeds)
+                    d_ref = c.estimate(ref, seeds) - c.estimate(bkey, seeds)
+                    pl["robustness_gain"][(task, comp, lang, noise)] = d_ref - d_own
+        self._missing_sides()
+
+    def _missing_sides(self) -> None:
+        for comp_s, comp in self.comps.items():
+            base = baseline_of(comp)
+            if base is None:
+                continue
+            for task in self.langs:
+                mine = {k[2] for k in self.cells.data if k[0] == task and k[1] == comp_s}
+                theirs = {k[2] for k in self.cells.data if k[0] == task and k[1] == str(base)}
+                if mine and not theirs:
+                    self.notes.append(f"{comp_s}: its baseline {base} was not evaluated; no gain or robustness gain")
+                elif mine - theirs:
+                    self.notes.append(f"{comp_s}: baseline {base} lacks {', '.join(sorted(mine - theirs))}; "
+                                      "those languages are left out of its comparisons")
+
+    def groups(self, lang: str) -> list[tuple[str, str]]:
+        out = [("language", lang)]
+        if self.pooled(lang):
+            out += [("family", self.info[lang]["family"]), ("script", self.info[lang]["script"]), ("zero-shot", "all")]
+        return out
+
+    def records(self) -> tuple[list[dict], dict]:
+        out, estimates = [], {}
+        for measure in MEASURES:
+            grouped: dict[tuple, list[tuple[str, S.Estimate]]] = defaultdict(list)
+            for (task, comp, lang, noise), est in self.per_lang[measure].items():
+                for level, group in self.groups(lang):
+                    grouped[(task, comp, noise, level, group)].append((lang, est))
+            for (task, comp, noise, level, group), items in grouped.items():
+                langs = [lang for lang, e in items if math.isfinite(e.statistic)]
+                if level == "language":
+                    est = items[0][1]
+                elif measure == "rel_degradation":  # ratio of the group's means, not a mean of ratios
+                    keys = [(task, comp, lang, noise) for lang, _ in items]
+                    est = S.ratio(S.mean([self.per_lang["degradation"][k] for k in keys]),
+                                  S.mean([self.per_lang["room"][k] for k in keys]))
+                else:
+                    est = S.mean([e for _, e in items if math.isfinite(e.statistic)])
+                rec = self._record(measure, task, comp, noise, level, group, est, langs)
+                if measure == "rel_degradation":
+                    room = (self.per_lang["room"][(task, comp, items[0][0], noise)] if level == "language" else
+                            S.mean([self.per_lang["room"][(task, comp, lang, noise)] for lang, _ in items]))
+                    # A model whose clean CI reaches chance has no room to lose: the ratio says nothing then.
+                    rec["room_includes_zero"] = bool(room.confidence_interval().low <= 0 or room.statistic <= 0)
+                out.append(rec)
+                estimates[(measure, task, comp, noise, level, group)] = est
+        return out, estimates
+
+    def _record(self, measure, task, comp_s, noise, level, group, est: S.Estimate, langs) -> dict:
+        comp = self.comps[comp_s]
+        base = baseline_of(comp)
+        low, high = est.confidence_interval()
+        rec = {"measure": measure, "task": task, "composition": comp_s, "kind": comp.kind,
+               "intermediates": ",".join(comp.intermediates), "baseline": str(base) if base else None,
+               "similarity": self.similarity(comp), "noise": noise, "level": level, "group": group,
+               "languages": len(langs), "estimate": est.statistic, "low": low, "high": high,
+               # A p-value and an MDE only where "is it 0?" is the question: differences, not scores or ratios.
+               "se": est.standard_error, "pvalue": est.pvalue if measure in TESTED else math.nan,
+               "mde": est.minimum_detectable_effect() if measure in TESTED else math.nan,
+               "n": est.n, "seeds": est.n_seeds, "competence": self.competence.get((task, comp_s), "unknown"),
+               "baseline_competence": self.competence.get((task, str(base)), None) if base else None}
+        if measure in ("degradation", "rel_degradation"):
+            rates = [self.noise_rate.get((task, lang, noise), math.nan) for lang in langs]
+            rates = [r for r in rates if r == r]
+            rec["noise_rate"] = float(np.mean(rates)) if rates else math.nan
+            rec["changed_nothing"] = bool(rates) and max(rates) == 0.0
+        if measure == "score" and noise == "clean":
+            chance = [self.chance[(task, lang)] for lang in langs]
+            rec["chance"] = float(np.mean(chance)) if chance else math.nan
+            rec["near_chance"] = bool(chance) and low == low and low <= rec["chance"]
+        return rec
+
+
+# ------------------------------------------------------------------------------------ similarity tests
+def _similarity_tests(study: _Study, seed: int):
+    """Correlation over (intermediate, target) pairs, per target and pooled over targets (ranked within each
+    target), and the family x similarity slope interaction per target; for gain and each noise's robustness gain."""
+    import pandas as pd
+
+    corr, inter = [], []
+    zs = defaultdict(dict)   # (kind, measure, noise) -> {(intermediate, target): Estimate}
+    lang_points = defaultdict(list)  # (task, kind, measure, noise) -> [(similarity, value, lang)]
+    for measure in ("gain", "robustness_gain"):
+        by_group: dict[tuple, list] = defaultdict(list)
+        for (task, comp_s, lang, noise), est in study.per_lang[measure].items():
+            comp = study.comps[comp_s]
+            if len(comp.intermediates) != 1 or not study.pooled(lang):
+                continue  # a fusion over several intermediates is no single pair
+            by_group[(task, comp.kind, noise, comp_s)].append(est)
+            x = study.sims[(comp.intermediates[0], task)]
+            if math.isfinite(x) and math.isfinite(est.statistic):
+                lang_points[(task, comp.kind, measure, noise)].append((x, est.statistic, lang))
+        for (task, kind, noise, comp_s), ests in by_group.items():
+            zs[(kind, measure, noise)][(study.comps[comp_s].intermediates[0], task)] = S.mean(ests)
+    for (kind, measure, noise), pts in zs.items():
+        targets = list(dict.fromkeys(t for _, t in pts))
+        for scope in [*targets, *(["all targets"] if len(targets) > 1 else [])]:
+            sel = {p: e for p, e in pts.items() if scope in ("all targets", p[1])}
+            no_sim = sorted(f"{i}>{t}" for (i, t) in sel if not math.isfinite(study.sims[(i, t)]))
+            sel = {p: e for p, e in sel.items() if math.isfinite(study.sims[p]) and math.isfinite(e.statistic)}
+            pairs = list(sel)
+            dists = [e.bootstrap_distribution for e in sel.values()]
+            reps = np.stack(dists, axis=1) if pairs and all(d is not None for d in dists) else None
+            res = S.correlation([study.sims[p] for p in pairs], [e.statistic for e in sel.values()], pairs=pairs,
+                                groups=[p[1] for p in pairs], y_replicates=reps, rng=seed)
+            low, high = res.confidence_interval()
+            corr.append({"task": scope, "kind": kind, "measure": measure, "noise": noise, "n_pairs": res.n,
+                         "rho": res.statistic, "low": low, "high": high, "pvalue": res.pvalue, "reason": res.reason,
+                         "exact": res.exact, "no_similarity": ", ".join(no_sim) or None,
+                         "pairs": ", ".join(f"{i}>{t}" for i, t in pairs)})
+    for (task, kind, measure, noise), pts in lang_points.items():
+        x, y, lang = zip(*pts)
+        res = S.slope_interaction(x, y, lang, {l: study.info[l]["family"] for l in lang}, rng=seed)
+        inter.append({"task": task, "kind": kind, "measure": measure, "noise": noise, **res.to_dict()})
+    cols_c = ["task", "kind", "measure", "noise", "n_pairs", "rho", "low", "high", "pvalue", "reason", "exact",
+              "no_similarity", "pairs"]
+    cols_i = ["task", "kind", "measure", "noise", "statistic", "pvalue", "languages", "families", "slopes", "reason"]
+    return pd.DataFrame(corr, columns=cols_c), pd.DataFrame(inter, columns=cols_i)
+
+
+# ----------------------------------------------------------------------------------------------- tests
+def _tests(table, corr, inter, correction: str, alpha: float):
+    """Every hypothesis the report could state, one p-value each, corrected together."""
     import pandas as pd
 
     out = []
-    for (task, kind, noise), part in pts.groupby(["task", "kind", "noise"], sort=False):
-        for fam, sub in [("all", part), *part.groupby("family", sort=True)]:
-            if sub["similarity"].nunique() < 2:
-                continue  # one similarity value (e.g. a single fusion): nothing to correlate
-            for measure in (("gain",) if noise == "clean" else MEASURES[1:]):
-                xy = sub[["similarity", measure]].dropna()
-                out.append({"task": task, "kind": kind, "noise": noise, "family": fam, "measure": measure,
-                            "n": len(xy), "compositions": sub["composition"].nunique(),
-                            "spearman": _corr(xy["similarity"].rank(), xy[measure].rank()),
-                            "pearson": _corr(xy["similarity"], xy[measure])})
-    return pd.DataFrame(out, columns=["task", "kind", "noise", "family", "measure", "n", "compositions", "spearman",
-                                      "pearson"])
+    zs = table[(table["level"] == "zero-shot") & table["measure"].isin(TESTED)] if not table.empty else table
+    for r in zs.itertuples():
+        excluded = None
+        if r.competence == "not learned" or r.baseline_competence == "not learned":
+            excluded = "a model in this comparison did not learn (validation CI includes chance)"
+        elif r.measure == "degradation" and bool(getattr(r, "changed_nothing", False) == True):  # noqa: E712
+            excluded = "the noise changed nothing"
+        elif not math.isfinite(r.pvalue):
+            excluded = "no per-example outcomes: no test"
+        what = {"gain": f"{r.composition} vs {r.baseline}: clean gain",
+                "degradation": f"{r.composition}: degradation under {r.noise}",
+                "robustness_gain": f"{r.composition} vs {r.baseline}: robustness gain under {r.noise}"}[r.measure]
+        out.append({"kind": r.measure, "task": r.task, "what": what, "composition": r.composition, "noise": r.noise,
+                    "estimate": r.estimate, "low": r.low, "high": r.high, "pvalue": r.pvalue, "mde": r.mde,
+                    "languages": r.languages, "excluded": excluded})
+    for r in corr.itertuples():
+        out.append({"kind": "correlation", "task": r.task, "what": f"similarity vs {r.measure} ({r.kind}"
+                    + (f", {r.noise}" if r.noise != "clean" else "") + f", {r.n_pairs} pairs)", "composition": None,
+                    "noise": r.noise, "estimate": r.rho, "low": r.low, "high": r.high,
+                    "pvalue": math.nan if r.pvalue is None else r.pvalue, "mde": math.nan, "languages": None,
+                    "excluded": r.reason})
+    for r in inter.itertuples():
+        out.append({"kind": "interaction", "task": r.task, "what": f"family x similarity slope on {r.measure} "
+                    f"({r.kind}, {r.noise})", "composition": None, "noise": r.noise, "estimate": r.statistic,
+                    "low": math.nan, "high": math.nan, "pvalue": math.nan if r.pvalue is None else r.pvalue,
+                    "mde": math.nan, "languages": r.languages, "excluded": r.reason})
+    tests = pd.DataFrame(out, columns=["kind", "task", "what", "composition", "noise", "estimate", "low", "high",
+                                       "pvalue", "mde", "languages", "excluded"])
+    tests["estimate"] = tests["estimate"].astype(float)
+    tested = tests["excluded"].isna() & np.isfinite(tests["pvalue"].astype(float))
+    adj = np.full(len(tests), np.nan)
+    adj[tested.to_numpy()] = S.adjust(tests.loc[tested, "pvalue"].astype(float).to_numpy(), correction)
+    tests["p_adjusted"] = adj
+    tests["finding"] = tested & (tests["p_adjusted"] < alpha)
+    return tests
 
 
-def _corr(x, y) -> float:
-    """Pearson's r; NaN when fewer than 3 points or either side is constant (r is undefined)."""
-    if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
-        return math.nan
-    return float(x.corr(y))
-
-
+# ------------------------------------------------------------------------------------------ similarity
 def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None) -> dict:
-    """{(intermediate, target): similarity} computed with ``backbone`` for the given pairs."""
-    from . import similarity as S
+    """{(intermediate, target): similarity} for the given pairs: the one place the report gets similarity from.
+    NaN for a target without training inputs (retrieval), which is kept and marked, not dropped."""
+    from . import similarity as Sim
     from .tasks import get_task
 
     kw = {"examples": examples} if examples else {}
     out = {}
     for a, b in dict.fromkeys(tasks):
         if "train" not in get_task(a).splits or "train" not in get_task(b).splits:
-            out[(a, b)] = math.nan  # a retrieval target has no training inputs; left out of correlations
+            out[(a, b)] = math.nan
         else:
-            out[(a, b)] = S.similarity(a, b, backbone, data_dir=data_dir, **kw)
+            out[(a, b)] = Sim.similarity(a, b, backbone, data_dir=data_dir, **kw)
     return out
 
 

@@ -7,23 +7,36 @@
                         /model.safetensors  encoder + head weights (full fine-tuning)
 
 The key is a content hash of everything that determines the weights, so the same request is served from the store
-instead of being trained again. Folders appear by one rename, complete or not at all. Nothing is unpickled.
+instead of being trained again. Folders appear by one rename, complete or not at all; a second writer of the same
+key keeps the first complete copy. Nothing is unpickled: weights are safetensors, configs JSON, and only the files
+``artifact_files`` names belong to an artifact.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .composition import Composition
 from .errors import AdapterMismatchError, DataError, ModxferError
-from .io import atomic_dir, atomic_write_json, cache_dir
+from .io import atomic_dir, atomic_write_json, cache_dir, read_json
+
+log = logging.getLogger(__name__)
 
 CARD = "card.json"
+# The files each kind of artifact consists of (the `adapters` library's safetensors layout); nothing else is one.
+_HEAD = ("head/head_config.json", "head/model_head.safetensors")
+_ADAPTER = ("adapter/adapter_config.json", "adapter/adapter.safetensors")
+_FUSION = ("fusion/adapter_fusion_config.json", "fusion/model_adapter_fusion.safetensors")
+REQUIRED_FILES = {"target": _ADAPTER + _HEAD, "stack": _ADAPTER + _HEAD, "fusion": _ADAPTER + _FUSION + _HEAD,
+                  "full": ("model.safetensors",) + _HEAD}
+_FILE_RE = re.compile(r"^(model\.safetensors|(adapter|head|fusion)/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.(json|safetensors))$")
 
 
 def default_store() -> Path:
@@ -118,25 +131,131 @@ def load(path: str | os.PathLike) -> Artifact:
 
 
 def load_card(card_file: Path) -> dict:
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModxferError(f"unreadable artifact card {card_file}: {e}", "delete the folder and train it again") from None
+    fix = "delete the folder and train (or install) it again"
+    card = read_json(card_file, fix)
+    if not isinstance(card, dict):
+        raise DataError(f"artifact card {card_file} is not a JSON object", fix)
     for k in ("key", "task", "composition", "base"):
         if k not in card:
-            raise ModxferError(f"artifact card {card_file} lacks {k!r}", "delete the folder and train it again")
+            raise DataError(f"artifact card {card_file} lacks {k!r}", fix)
+    if not isinstance(card["key"], str) or not isinstance(card["task"], str) or not isinstance(card["base"], dict):
+        raise DataError(f"artifact card {card_file} has a malformed key, task or base", fix)
     return card
 
 
-def save(store: Path | None, card: dict, write) -> Artifact:
-    """Write an artifact atomically: ``write(tmp_dir)`` puts the weights, then the card, then one rename."""
+def required_files(kind: str) -> tuple[str, ...]:
+    return REQUIRED_FILES[kind]
+
+
+def belongs(rel: str, kind: str) -> bool:
+    """Whether ``rel`` (a POSIX path inside an artifact folder) is a file an artifact of ``kind`` consists of."""
+    if not _FILE_RE.match(rel):
+        return False
+    top = rel.split("/", 1)[0]
+    return {"model.safetensors": kind == "full", "fusion": kind == "fusion", "adapter": kind != "full"}.get(top, True)
+
+
+def artifact_files(folder: Path, kind: str) -> tuple[list[str], list[str]]:
+    """(files the artifact consists of, other entries found), walking ``folder`` without following symlinks.
+
+    A symlink or special file under a name that belongs to the artifact is refused: copying it would copy whatever
+    it points at.
+    """
+    files, other = [], []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
+            full = Path(dirpath) / name
+            rel = full.relative_to(folder).as_posix()
+            if rel == CARD:
+                continue
+            if not belongs(rel, kind):
+                other.append(rel)
+                continue
+            if not stat.S_ISREG(os.lstat(full).st_mode):
+                raise DataError(f"{full} is a symlink or special file, not a plain file",
+                                "replace it by the real file (artifacts are copied without following links)")
+            files.append(rel)
+    return sorted(files), sorted(other)
+
+
+def check_weights(path: Path, where: str) -> int:
+    """Open a safetensors file with the safetensors library (header, offsets, full coverage); returns tensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            n = len(list(f.keys()))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # SafetensorError, OSError, and pyo3's PanicException (a BaseException)
+        raise DataError(f"{where}: {path.name} is not a readable safetensors file ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:120] if str(e) else ''})",
+                        "the weights are damaged or not safetensors; install or train the artifact again") from None
+    if n == 0:
+        raise DataError(f"{where}: {path.name} holds no tensors", "install or train the artifact again")
+    return n
+
+
+def verify_folder(folder: Path, kind: str, where: str | None = None) -> list[str]:
+    """Check an artifact folder holds every file its kind needs, each weight file opens and each config parses."""
+    where = where or str(folder)
+    files, _ = artifact_files(folder, kind)
+    missing = [f for f in required_files(kind) if f not in files]
+    if missing:
+        raise DataError(f"{where}: missing {', '.join(missing)}", "install or train the artifact again")
+    for rel in files:
+        if rel.endswith(".safetensors"):
+            check_weights(folder / rel, where)
+        elif not isinstance(read_json(folder / rel, "install or train the artifact again"), dict):
+            raise DataError(f"{where}: {rel} is not a JSON object", "install or train the artifact again")
+    return files
+
+
+def is_intact(path: Path, key: str) -> bool:
+    """Whether the folder holds a complete artifact with this key (used to keep a copy another writer finished)."""
+    try:
+        card = load_card(path / CARD)
+        if card.get("key") != key:
+            return False
+        verify_folder(path, Composition.parse(card["composition"]).kind)
+    except ModxferError:
+        return False
+    return True
+
+
+def provenance(artifact: "Artifact") -> dict:
+    """Where an artifact's weights came from: ``{"source": "local"}`` or what ``zoo install`` recorded."""
+    return artifact.card.get("provenance") or {"source": "local"}
+
+
+def save(store: Path | None, card: dict, write, *, replace: bool = False) -> Artifact:
+    """Write an artifact atomically: ``write(tmp_dir)`` puts the weights, then the card, then one rename.
+
+    If a complete artifact with this key appears meanwhile (a concurrent writer), it is kept and returned, unless
+    ``replace``; a damaged one is always replaced.
+    """
     path = path_for(store or default_store(), card["task"], card["key"])
-    with atomic_dir(path) as tmp:
+    keep = None if replace else (lambda p: is_intact(p, card["key"]))
+    with atomic_dir(path, keep=keep) as tmp:
         write(tmp)
         atomic_write_json(tmp / CARD, card)
-    return Artifact(card["key"], path, card)
+    return Artifact(card["key"], path, load_card(path / CARD))
 
 
 def list_artifacts(store: Path | None = None) -> list[Artifact]:
+    """Every artifact in the store; temporary (dot) folders, stray folders and unreadable cards are skipped."""
     root = Path(store or default_store())
-    return [Artifact(c["key"], p.parent, c) for p in sorted(root.glob(f"*/*/{CARD}")) if (c := load_card(p))]
+    out = []
+    for p in sorted(root.glob(f"*/*/{CARD}")):
+        task, folder = p.parent.parent.name, p.parent.name
+        if task.startswith(".") or folder.startswith(".") or p.parent.is_symlink():
+            continue
+        try:
+            card = load_card(p)
+            if path_for(root, card["task"], card["key"]) != p.parent:
+                continue  # not where its own card says it lives: a copy or leftover, not a store entry
+        except ModxferError as e:
+            log.warning("skipping %s: %s", p.parent, e.problem)
+            continue
+        out.append(Artifact(card["key"], p.parent, card))
+    return out

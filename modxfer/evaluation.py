@@ -24,9 +24,12 @@ from .errors import ModxferError
 from .features import featurize
 from .inference import embed, predict, references, retrieval_predictions
 from .io import atomic_write_text
+from .forward import Forward
+from .host import Host, host_for
 from .modeling import backbone, fresh_model
+from .outcomes import collect as collect_outcomes
 from .tasks import Task, get_task
-from .training import TrainSettings, TrainingPlan, load_adapter, load_full_encoder
+from .training import TrainSettings, TrainingPlan, load_full_encoder
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +83,20 @@ class Evaluator:
         self.store, self.data_dir = store, data_dir
         self.batch_size, self.max_length = batch_size, max_length
         self.device = prec.default_device()
-        self._features: dict[tuple, tuple[list[dict], list]] = {}
-        self._models: OrderedDict[tuple, tuple] = OrderedDict()
-        self._cache_models = cache_models
+        self._features: OrderedDict[tuple, tuple[list[dict], list]] = OrderedDict()
+        self._cache_inputs = 64  # input sets kept tokenized (a sweep revisits each for every composition)
+        self._full: tuple[tuple, object] | None = None  # the one fine-tuned encoder kept loaded
         self._keys: dict[tuple, str] = {}
+        self._forwards: dict[int, Forward] = {}
+
+    @property
+    def host(self) -> Host:
+        return host_for(self.bb, self.device)
+
+    def forward_for(self, layers: int) -> Forward:
+        if layers not in self._forwards:
+            self._forwards[layers] = Forward(self.bb, layers, self.precision, self.device)
+        return self._forwards[layers]
 
     # ------------------------------------------------------------------ artifacts
     def artifacts_for(self, comp: Composition, settings: TrainSettings) -> list[art.Artifact]:
@@ -117,35 +130,44 @@ class Evaluator:
         return self._keys[cache_key]
 
     def model_for(self, comp: Composition, pieces: list[art.Artifact]):
-        """A model with the composition active, and the name of its head (None for retrieval)."""
-        key = (str(comp), tuple(p.key for p in pieces))
-        if key in self._models:
-            self._models.move_to_end(key)
-            return self._models[key]
-        model = fresh_model(self.bb)
-        head = None
+        """The model with the composition active (the shared host, or a fine-tuned encoder of its own) and the name
+        of its head (None for retrieval)."""
         task = get_task(comp.target)
         target = pieces[-1] if pieces and pieces[-1].task == comp.target else None
+        head = target.adapter_name if target is not None and task.head != "retrieval" else None
         if comp.kind == "full":
-            if pieces:
-                load_full_encoder(model, pieces[-1])
-        else:
-            inter = [load_adapter(model, p) for p in pieces if p is not target]
-            target_name = load_adapter(model, target) if target is not None else None
-            if comp.kind == "fusion":
-                model.load_adapter_fusion(str(target.path / "fusion"), load_as=",".join(inter), with_head=False,
-                                          use_safetensors=True)
-            setup = comp.to_adapters(dict(zip(comp.intermediates, inter)), target=target_name)
-            if setup is not None:
-                model.set_active_adapters(setup)
-        if target is not None and task.head != "retrieval":
-            head = target.adapter_name
-            model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)
-        model.to(self.device).eval()
-        self._models[key] = (model, head)
-        while len(self._models) > self._cache_models:
-            self._models.popitem(last=False)
-        return model, head
+            key = tuple(p.key for p in pieces)
+            if self._full is None or self._full[0] != key:
+                self._full = None
+                self.host.release()  # two encoders never sit in memory together
+                model = fresh_model(self.bb)
+                if pieces:
+                    load_full_encoder(model, pieces[-1])
+                if head is not None:
+                    model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)
+                    model.active_head = head
+                self._full = (key, model.to(self.device).eval())
+            return self._full[1], head
+        self._full = None
+        host = self.host
+        inter = [host.load_adapter(p) for p in pieces if p is not target]
+        target_name = host.load_adapter(target) if target is not None else None
+        if comp.kind == "fusion":
+            host.load_fusion(target, inter)
+        if head is not None:
+            host.load_head(target)
+        setup = comp.to_adapters(dict(zip(comp.intermediates, inter)), target=target_name)
+        host.activate(setup, head)
+        return host, head
+
+    @staticmethod
+    def trunk_layers(pieces: list[art.Artifact]) -> int:
+        """K of the pieces' trunk (cards before the trunk existed: 0); pieces of one composition always agree."""
+        ks = {int(p.card.get("trunk_layers", 0)) for p in pieces if p.kind != "full"}
+        if len(ks) > 1:
+            raise ModxferError(f"the pieces of this composition were trained above different trunks ({sorted(ks)})",
+                               "train them with the same --trunk-layers")
+        return ks.pop() if ks else 0
 
     # ------------------------------------------------------------------ data
     def inputs(self, task: Task, lang: str, noise, seed: int, examples: int | None):
@@ -165,6 +187,9 @@ class Evaluator:
                 rows = [perturb_example(r, task.head, noise, seed=seed, lang=lang) for r in rows]
             feats = None if task.head == "retrieval" else featurize(task, rows, self.bb.tokenizer, self._max_len(task))
             self._features[key] = (rows, feats)
+            while len(self._features) > self._cache_inputs:
+                self._features.popitem(last=False)
+        self._features.move_to_end(key)
         return self._features[key]
 
     def _word_attack_lexicon(self, lang: str) -> None:
@@ -211,6 +236,7 @@ class Evaluator:
         settings = TrainSettings(examples=train_examples, seed=seed, base=self.base, **train_settings)
         pieces = self.artifacts_for(comp, settings)
         model, head = self.model_for(comp, pieces)
+        forward = self.forward_for(0 if comp.kind == "full" else self.trunk_layers(pieces))
         result = EvalResult()
         from tqdm.auto import tqdm
 
@@ -221,13 +247,17 @@ class Evaluator:
             if spec.name == "adversarial":
                 from .noise.attack import attack
 
-                preds, refs, scores = attack(self, model, head, task_obj, rows, spec, seed=seed, lang=lang)
+                preds, refs, scores = attack(self, model, head, task_obj, rows, spec, seed=seed, lang=lang,
+                                             forward=forward)
             else:
-                preds, refs, scores = self._score(task_obj, model, head, rows, feats, lang, layer)
+                preds, refs, scores = self._score(task_obj, model, head, rows, feats, lang, layer, forward)
             row = {"composition": str(comp), "task": task_obj.name, "lang": lang, "noise": str(spec), "seed": seed,
                    "metric": metrics.primary(task_obj.metric), "metrics": {k: round(v, 4) for k, v in scores.items()},
                    "n": len(rows), "artifacts": [p.key for p in pieces], "seconds": round(time.perf_counter() - t0, 3)}
             row["score"] = row["metrics"][row["metric"]]
+            row["outcomes"] = collect_outcomes(task_obj, rows, preds, refs, lang)
+            row.update(self.noise_rates(task_obj, lang, spec, seed, examples, rows))
+            row["trunk_layers"], row["precision"] = forward.layers, self.precision
             result.rows.append(row)
             if out_dir is not None:
                 _save_predictions(Path(out_dir), comp, task_obj, lang, str(spec), rows, preds, refs)
@@ -242,7 +272,16 @@ class Evaluator:
             task.check_language(lang, self.data_dir)
         return langs
 
-    def _score(self, task, model, head, rows, feats, lang, layer):
+    def noise_rates(self, task: Task, lang: str, spec, seed: int, examples: int | None, rows: list[dict]) -> dict:
+        """Share of characters and of words the noise actually changed (None for clean text and the attack)."""
+        if spec.name in ("clean", "adversarial"):
+            return {"noise_rate": None, "noise_words_rate": None}
+        from .noise.spec import parse_specs
+
+        clean, _ = self.inputs(task, lang, parse_specs("clean")[0], seed, examples)
+        return {"noise_rate": _changed(clean, rows, list), "noise_words_rate": _changed(clean, rows, str.split)}
+
+    def _score(self, task, model, head, rows, feats, lang, layer, forward):
         if task.head == "retrieval":
             tok = self.bb.tokenizer
             kw = dict(tokenizer=tok, layer=layer, precision=self.precision, batch_size=self.batch_size, device=self.device)
@@ -255,7 +294,8 @@ class Evaluator:
             scores["accuracy_en_to_xx"] = metrics.score_kind("retrieval", back, gold)["accuracy"]
             return fwd, gold, scores
         preds = predict(model, task, rows, head, tokenizer=self.bb.tokenizer, precision=self.precision,
-                        batch_size=self.batch_size, max_length=self._max_len(task), features=feats, device=self.device)
+                        batch_size=self.batch_size, max_length=self._max_len(task), features=feats, device=self.device,
+                        forward=forward)
         refs = references(task, rows)
         return preds, refs, metrics.score_kind(task.metric, preds, refs, lang=lang if task.metric == "mlqa" else None)
 
@@ -277,13 +317,54 @@ def _train_command(comp: Composition) -> str:
 
 
 def _save_predictions(out: Path, comp, task, lang, noise, rows, preds, refs) -> None:
-    path = out / "predictions" / comp.slug / task.name / f"{lang}.{noise.replace(':', '-').replace(',', '_')}.jsonl"
+    path = out / "predictions" / comp.slug / task.name / f"{_slug(lang)}.{_slug(noise)}.jsonl"
     if isinstance(preds, dict):
         lines = [{"id": r["id"], "prediction": preds[r["id"]], "reference": refs[r["id"]]} for r in rows]
     else:
         lines = [{"id": r["id"], "prediction": _label(task, p), "reference": _label(task, g)}
                  for r, p, g in zip(rows, preds, refs)]
     atomic_write_text(path, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe spelling of a language code or noise spec (specs may hold paths: lexicon=../x)."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9_=+-]+", "-", text.replace(":", "-").replace(",", "_")).strip("-.")[:60]
+    if safe != text.replace(":", "-").replace(",", "_"):
+        safe += "-" + hashlib.sha256(text.encode()).hexdigest()[:8]  # distinct specs never share a file
+    return safe or "x"
+
+
+def _texts(row: dict) -> list[str]:
+    """The text a row's noise can touch: its string fields and lists of strings (never ids, labels or tags)."""
+    out = []
+    for k, v in row.items():
+        if k in ("id", "tags", "label", "answers"):
+            continue
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, list) and all(isinstance(x, str) for x in v):
+            out.append(" ".join(v) if k == "tokens" else "\n".join(v))
+    return out
+
+
+def _changed(clean: list[dict], noisy: list[dict], units) -> float | None:
+    """1 - matched / max(len) over all texts, in characters (``list``) or words (``str.split``)."""
+    import difflib
+
+    same = total = 0
+    for a_row, b_row in zip(clean, noisy):
+        for a, b in zip(_texts(a_row), _texts(b_row)):
+            a_u, b_u = units(a), units(b)
+            total += max(len(a_u), len(b_u))
+            if a_u != b_u:
+                blocks = difflib.SequenceMatcher(None, a_u, b_u, autojunk=False).get_matching_blocks()
+                same += sum(m.size for m in blocks)
+            else:
+                same += len(a_u)
+    return round(1 - same / total, 5) if total else None
 
 
 def _label(task: Task, value):

@@ -8,6 +8,7 @@ from . import precision as prec
 from .backbone import mean_pool
 from .batching import collate, eval_batches
 from .features import featurize, length
+from .forward import Forward
 from .modeling import best_span, decode
 from .tasks import Task
 
@@ -24,19 +25,19 @@ def references(task: Task, rows: list[dict]):
 
 @torch.no_grad()
 def predict(model, task: Task, rows: list[dict], head: str | None, *, tokenizer, precision: str = "fp32",
-            batch_size: int = 64, max_length: int = 128, features: list[dict] | None = None, device: str = "cpu"):
-    """Predictions in row order, in the form ``metrics.score`` takes for the task's metric."""
+            batch_size: int = 64, max_length: int = 128, features: list[dict] | None = None, device: str = "cpu",
+            forward: Forward | None = None):
+    """Predictions in row order, in the form ``metrics.score`` takes for the task's metric.
+
+    ``model`` is a standalone model or the host (``modxfer.host.Host``); ``forward`` says how inputs reach it (with a
+    trunk, the host's upper layers read cached lower-layer states)."""
     feats = features if features is not None else featurize(task, rows, tokenizer, max_length)
-    model.eval()
-    pad_id = tokenizer.pad_token_id
+    fwd = forward if forward is not None else Forward.plain(tokenizer.pad_token_id, precision, device)
+    prepared = fwd.prepare(feats)
     out: list = [None] * len(feats)
     for idx in eval_batches([length(f) for f in feats], batch_size):
-        batch = [feats[i] for i in idx]
-        inputs = {k: v.to(device) for k, v in collate(batch, pad_id).items()
-                  if k in ("input_ids", "attention_mask")}
-        with prec.autocast(precision, device):
-            res = model(**inputs, head=head)
-        for i, p in zip(idx, decode(task, res, batch)):
+        res = fwd(model, fwd.batch(prepared, idx), head)
+        for i, p in zip(idx, decode(task, res, [feats[i] for i in idx])):
             out[i] = p
     if task.head == "extractive_qa":
         return best_span(feats, out, rows)
@@ -47,6 +48,10 @@ def predict(model, task: Task, rows: list[dict], head: str | None, *, tokenizer,
 def embed(model, texts: list[str], *, tokenizer, layer: int = -1, precision: str = "fp32", batch_size: int = 64,
           max_length: int = 128, device: str = "cpu") -> torch.Tensor:
     """Mean-pooled hidden states of ``layer`` with the active adapters, float32, in input order."""
+    from .host import Host
+
+    if isinstance(model, Host):
+        model = model.model
     ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     model.eval()
     out = None
@@ -54,7 +59,9 @@ def embed(model, texts: list[str], *, tokenizer, layer: int = -1, precision: str
         batch = collate([{"input_ids": ids[i]} for i in idx], tokenizer.pad_token_id)
         batch = {k: v.to(device) for k, v in batch.items()}
         with prec.autocast(precision, device):
-            res = model(**batch, output_hidden_states=True)
+            # The encoder's own output, whatever head is active: retrieval reads hidden states, not predictions.
+            res = model.base_model(**batch, output_hidden_states=True) if hasattr(model, "heads") else \
+                model(**batch, output_hidden_states=True)
         hidden = res.hidden_states[layer]
         pooled = mean_pool(hidden.float(), batch["attention_mask"]).cpu()
         if out is None:

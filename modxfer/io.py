@@ -1,15 +1,37 @@
-"""Atomic writes: readers never see a half-written file or directory."""
+"""Atomic writes, locks and strict readers of outside files.
+
+Writers: readers never see a half-written file or folder, and a folder replaced while others read it is swapped in
+one system call (``renameat2(RENAME_EXCHANGE)`` on Linux), so a reader sees the old copy or the new one, never none.
+Temporary folders a killed writer left behind are removed under a lock once no writer is active beside them.
+
+Readers: text from outside (data files, configs, cards, indexes) is decoded strictly; a decoding error, JSON that
+nests too deeply or holds NaN/Infinity, or a duplicate key becomes a ``DataError`` naming the file and the line or
+byte offset, never a traceback.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import functools
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from .errors import DataError, ModxferError
+
+MAX_JSON_DEPTH = 64  # cards, indexes and data rows nest a handful of levels; deeper is hostile or broken
+LOCK_NAME = ".modxfer.lock"
+_SWAP_LOCK = ".modxfer.swap.lock"
+# mkdtemp names: ".<name>.<8 random>.tmp" (older releases) or ".<name>.modxfer-<8 random>.tmp|.old"
+_TEMP_RE = re.compile(r"^\..+\.(modxfer-)?[a-z0-9_]{8}\.(tmp|old)$")
 
 
 def _umask() -> int:
@@ -23,9 +45,26 @@ def _publishable(path: str | os.PathLike, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` as a folder; a file where a folder must be is a user error, not an OSError traceback."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise ModxferError(f"cannot create the folder {path}: {blocker} is a file, not a folder",
+                           "remove or rename that file, or choose another location") from None
+    except PermissionError as e:
+        raise ModxferError(f"cannot create the folder {path}: permission denied ({e.filename})",
+                           "choose a location you can write to") from None
+    return path
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
+    if path.is_dir():
+        raise ModxferError(f"cannot write the file {path}: a folder of that name exists", "remove it or choose another name")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -61,25 +100,124 @@ def _finite(obj):
     return obj
 
 
+# ------------------------------------------------------------------------------------------- locks
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling directory; on success it replaces ``path`` in one rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+def file_lock(path: str | os.PathLike, *, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
+    """Hold an advisory lock on ``path`` (created if needed); yields False if ``blocking`` is off and it is taken.
+
+    Released when the holder exits or dies, so a killed process never leaves a lock behind. Without ``fcntl``
+    (Windows) it yields True and locks nothing.
+    """
     try:
-        yield tmp
-        _publishable(tmp, directory=True)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-            os.replace(path, old / "x")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield True
+        return
+    ensure_dir(Path(path).parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if blocking else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(fd, flags)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def clean_stale(parent: Path) -> int:
+    """Remove temporary folders of killed writers in ``parent``; only when no writer holds its lock."""
+    if not parent.is_dir():
+        return 0
+    removed = 0
+    with file_lock(parent / LOCK_NAME, blocking=False) as got:
+        if not got:
+            return 0  # a writer is active here: its folder is not stale; the next writer cleans up
+        for p in parent.iterdir():
+            if _TEMP_RE.match(p.name) and p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+# ------------------------------------------------------------------------------------------- folders
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@functools.lru_cache(maxsize=1)
+def _renameat2():
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not glibc >= 2.28 / not Linux
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system or file system cannot."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _replace_dir(tmp: Path, path: Path) -> None:
+    """Put ``tmp`` at ``path``, replacing what is there without a moment in which ``path`` is missing."""
+    if not path.is_dir() or path.is_symlink():
+        if path.exists() or path.is_symlink():
+            raise ModxferError(f"cannot write the folder {path}: a file of that name exists",
+                               "remove it or choose another location")
+        os.replace(tmp, path)
+        return
+    if _exchange(tmp, path):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old copy
+        return
+    # No atomic swap here (non-Linux, some network file systems): two renames, serialised among writers.
+    with file_lock(path.parent / _SWAP_LOCK):  # not LOCK_NAME: this writer holds that one shared
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.modxfer-", suffix=".old"))
+        os.replace(path, old / "x")
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, keep: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it becomes ``path`` in one step.
+
+    An existing folder is replaced atomically, unless ``keep(path)`` says the copy there is good: then the new one is
+    discarded (two writers of the same content: the second keeps the first). Stale temporary folders of killed
+    writers are removed first.
+    """
+    path = Path(path)
+    ensure_dir(path.parent)
+    clean_stale(path.parent)
+    with file_lock(path.parent / LOCK_NAME, shared=True):
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.modxfer-", suffix=".tmp"))
+        try:
+            yield tmp
+            _publishable(tmp, directory=True)
+            try:
+                os.rename(tmp, path)  # atomic, and fails if another writer got there first
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                    raise
+            if keep is not None and path.is_dir() and not path.is_symlink() and keep(path):
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            _replace_dir(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -93,3 +231,83 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def cache_dir() -> Path:
     """Where converted models and cached features live: ``MODXFER_CACHE`` or ``~/.cache/modxfer``."""
     return Path(os.environ.get("MODXFER_CACHE", Path.home() / ".cache" / "modxfer")).expanduser()
+
+
+# ------------------------------------------------------------------------------------------- strict readers
+_FIX = "use an unmodified copy of the file, or re-create it"
+
+
+def decode_utf8(data: bytes, where: str | os.PathLike, fix: str = _FIX) -> str:
+    """``data`` as text; invalid UTF-8 is reported with its line and byte offset."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{where}:{line}: not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})",
+                        f"save the file as UTF-8; {fix}") from None
+
+
+def read_text(path: str | os.PathLike, fix: str = _FIX) -> str:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"missing file {path}", fix) from None
+    except (IsADirectoryError, PermissionError) as e:
+        raise DataError(f"cannot read {path}: {e.strerror}", fix) from None
+    return decode_utf8(data, path, fix)
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _unique_keys(pairs: list) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k[:60]!r}")
+        out[k] = v
+    return out
+
+
+def depth(obj, limit: int) -> int:
+    """Nesting depth of parsed JSON/YAML, counted without recursion; stops counting past ``limit``."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, (dict, list, tuple)):
+            deepest = max(deepest, d)
+            if deepest > limit:
+                return deepest
+            stack.extend((v, d + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def parse_json(text: str, where: str | os.PathLike, fix: str = _FIX, *, strict: bool = True,
+               max_depth: int = MAX_JSON_DEPTH):
+    """Parse JSON text; ``strict`` also refuses NaN/Infinity, out-of-range numbers and duplicate keys."""
+    hooks = dict(parse_constant=_no_constants, parse_float=_finite_float, object_pairs_hook=_unique_keys) if strict else {}
+    try:
+        obj = json.loads(text, **hooks)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{where}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno})", fix) from None
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply", fix) from None
+    except ValueError as e:  # hooks, and integers too long to convert
+        raise DataError(f"{where}: not acceptable JSON ({str(e)[:120]})", fix) from None
+    if depth(obj, max_depth) > max_depth:
+        raise DataError(f"{where}: JSON nested more than {max_depth} levels deep", fix)
+    return obj
+
+
+def read_json(path: str | os.PathLike, fix: str = _FIX, **kwargs):
+    """A JSON file read strictly (see ``parse_json``); errors name the file and line."""
+    return parse_json(read_text(path, fix), Path(path), fix, **kwargs)

@@ -10,6 +10,10 @@ Each metric mirrors the script XTREME runs, so numbers are comparable with publi
   token accuracy. (seqeval < 1.0, used in 2020, typed ``NOUN`` as ``NOUN``; scores can differ slightly.)
 - ``squad``: SQuAD v1.1 ``evaluate-v1.1.py`` (XQuAD, TyDiQA-GoldP).
 - ``mlqa``: MLQA ``mlqa_evaluation_v1.py`` with per-language articles and Chinese mixed segmentation.
+- ``bucc``: ``evaluate.py``'s ``bucc_f1``: precision, recall and F1 of the mined pairs against the gold pairs, as
+  sets (the threshold that selects the mined pairs is chosen in ``modxfer.retrieval``, as ``utils_retrieve.py``).
+- ``map@20``: mean average precision of the top 20 (``utils_lareqa.average_precision_at_k`` for LAReQA; with one gold
+  entity per mention it equals ``utils_mewslix.mean_reciprocal_rank`` over the top 20, Mewsli-X's ``map@20``).
 
 QA questions without a prediction score 0, as in both official scripts (which print a warning and move
 on); here the count is logged as a warning. Predictions for ids
@@ -96,6 +100,64 @@ def retrieval_accuracy(predictions: Any, references: Any, lang: str | None = Non
     preds = [_index(v, "predictions", i) for i, v in enumerate(preds)]
     refs = [_index(v, "references", i) for i, v in enumerate(refs)]
     return accuracy(preds, refs)
+
+
+def _pairs(values: Any, what: str, *, allow_empty: bool = False) -> set[tuple[str, str]]:
+    items = list(values) if isinstance(values, (set, frozenset)) else _as_list(values, what) if not allow_empty \
+        else list(values)
+    out = set()
+    for pair in items:
+        if isinstance(pair, str):
+            pair = pair.split("\t")  # XTREME's prediction files hold "source-id<TAB>target-id" lines
+        pair = tuple(pair) if isinstance(pair, (tuple, list)) else (pair,)
+        if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
+            raise DataError(f"{what} item {pair!r} is not a (source id, target id) pair",
+                            "pass pairs of sentence ids, e.g. [('de-000001', 'en-000007')]")
+        out.add(pair)
+    return out
+
+
+def bucc_f1(predictions: Any, references: Any, lang: str | None = None) -> dict[str, float]:
+    """BUCC: F1, precision and recall (percent) of the mined sentence pairs against the gold pairs."""
+    golds = _pairs(references, "references")
+    if not golds:
+        raise DataError("references hold no gold pair", "score a corpus pair with at least one gold pair")
+    preds = _pairs(predictions, "predictions", allow_empty=True)  # mining may extract nothing: F1 0
+    correct = len(golds & preds)
+    if correct > 0:
+        precision = correct / len(preds)
+        recall = correct / len(golds)
+        f1 = 2 * precision * recall / (precision + recall)
+    else:
+        precision = recall = f1 = 0
+    return {"f1": f1 * 100, "precision": precision * 100, "recall": recall * 100}
+
+
+def average_precision_at_k(targets: Any, ranked_predictions: Sequence, k: int | None = None) -> float:
+    """LAReQA's AP@k: precision at each rank that holds a new gold item, summed, over min(#gold, k)."""
+    if k:
+        ranked_predictions = ranked_predictions[:k]
+    score = hits = 0.0
+    for i, pred in enumerate(ranked_predictions):
+        if pred in targets and pred not in ranked_predictions[:i]:
+            hits += 1.0
+            score += hits / (i + 1.0)
+    return score / (min(len(targets), k) if k else len(targets))
+
+
+def map_at_k(predictions: Any, references: Any, lang: str | None = None, k: int = 20) -> dict[str, float]:
+    """Mean AP@k in percent: ``predictions`` are ranked candidate ids per query, ``references`` the gold ids."""
+    preds, refs = _paired(predictions, references)
+    total = 0.0
+    for i, (ranked, gold) in enumerate(zip(preds, refs)):
+        if isinstance(ranked, str) or isinstance(gold, str):
+            raise DataError(f"query {i}: predictions and references must be lists of ids, not strings",
+                            "pass e.g. predictions [['c3', 'c1', ...]] and references [['c1']]")
+        gold = list(gold)
+        if not gold:
+            raise DataError(f"query {i} has no gold candidate", "drop queries without an answer in the pool")
+        total += average_precision_at_k(set(gold), list(ranked), k)
+    return {f"map@{k}": total / len(preds) * 100}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -315,9 +377,12 @@ METRIC_KINDS: dict[str, Callable[..., dict[str, float]]] = {
     "squad": squad_scores,
     "mlqa": mlqa_scores,
     "retrieval": retrieval_accuracy,
+    "bucc": bucc_f1,
+    "map@20": map_at_k,
 }
 
-_PRIMARY = {"accuracy": "accuracy", "seqeval": "f1", "squad": "f1", "mlqa": "f1", "retrieval": "accuracy"}
+_PRIMARY = {"accuracy": "accuracy", "seqeval": "f1", "squad": "f1", "mlqa": "f1", "retrieval": "accuracy", "bucc": "f1",
+            "map@20": "map@20"}
 
 
 def _check_kind(kind: str) -> str:
@@ -347,6 +412,9 @@ __all__: Sequence[str] = [
     "METRIC_KINDS",
     "MLQA_LANGS",
     "accuracy",
+    "average_precision_at_k",
+    "bucc_f1",
+    "map_at_k",
     "mixed_segmentation",
     "mlqa_scores",
     "normalize_mlqa_answer",

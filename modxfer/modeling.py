@@ -1,12 +1,10 @@
-"""The adapter model around a backbone: one loaded template per process, heads per head type, and decoding.
+"""The adapter model around a backbone: heads per head type, and decoding outputs into predictions.
 
-Every composition starts from a copy of the same in-memory template, so the backbone is read from disk once per
-process however many adapters are swapped in and out.
+Adapter compositions share one model per process (``modxfer.host``); a fully fine-tuned encoder gets a fresh model.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from functools import lru_cache
 
@@ -33,26 +31,13 @@ def backbone(name: str) -> Backbone:
     return load_backbone(name)
 
 
-@lru_cache(maxsize=2)
-def _template(path: str):
-    from adapters import AutoAdapterModel
-
-    transformers_log = logging.getLogger("transformers.modeling_utils")
-    level = transformers_log.level
-    transformers_log.setLevel(logging.ERROR)  # the pooler is deliberately absent; don't warn about it
-    try:
-        model = AutoAdapterModel.from_pretrained(path)
-    finally:
-        transformers_log.setLevel(level)
-    return model.eval()
-
-
 def fresh_model(bb: Backbone):
-    """A new adapter model with the backbone's weights and no adapters or heads."""
-    model = copy.deepcopy(_template(bb.path))
-    for name, head in MEAN_POOLED_HEADS.items():
-        model.register_custom_head(name, head)
-    return model
+    """A new adapter model of its own (loaded from disk, no adapters or heads): for fully fine-tuned encoders.
+
+    Adapter compositions share the process's host instead (``modxfer.host``); nothing keeps a template copy."""
+    from .host import load_model
+
+    return load_model(bb.path)
 
 
 def _mean_pooled(cls):

@@ -1,32 +1,77 @@
-"""Semantic similarity between tasks: how alike their inputs look to the backbone.
+"""Task similarity: (intermediates x targets) matrices under several measures, with bootstrap intervals.
 
-A task's embedding is the mean of the backbone's mean-pooled sentence embeddings of ``examples`` English training
-inputs (TextEmb, Vu et al. 2020, "Exploring and Predicting Transferability across NLP Tasks"); two tasks'
-similarity is the cosine of their embeddings. The inputs embedded per head type are the ones the model reads:
-both sentences of a pair, the context and choices of a multiple-choice item, the tokens of a tagged sentence,
-question and context of a QA item. Labels are never used, and only training data is read, so the similarity of
-an intermediate and a target task never looks at what the target is evaluated on.
+Measures (``MEASURES``), all computed from a fixed sample of English *training* inputs (labels only where the
+measure needs them), never from evaluation data:
 
-Raw cosines of mean-pooled embeddings sit in a narrow high band (anisotropy); the analysis uses them for ranking
-and correlation, where that offset does not matter. Embeddings are cached as JSON (never pickle) under
-``$MODXFER_CACHE/similarity`` keyed by backbone weights, task, sample size and a hash of the texts (the
-sample itself is a fixed hash-ranked subset, so no seed is involved).
+  textemb         TextEmb (Vu et al. 2020) corrected for anisotropy: centre, L2-normalise, average, centre again,
+                  cosine (``modxfer.tasksim.textemb``). Raw mean embeddings share one large direction, so their
+                  cosines sit in a narrow high band that rewards typical text, not similar tasks.
+  textemb-raw     the uncorrected TextEmb, kept for comparison.
+  textemb-whiten  the corrected TextEmb with ZCA whitening.
+  lexical         1 - Jensen-Shannon divergence of the tasks' subword distributions.
+  taskemb         TaskEmb: cosine of diagonal empirical Fisher information of each task's trained adapter model.
+  cka             linear CKA of the representations the intermediate's and the target's adapted models give the
+                  same probe sentences (the target's English training inputs; with ``lang``, Tatoeba sentences in
+                  that language from the ``lexicon`` split, which is never evaluated), per layer and overall.
+  cka-delta       cka on what the adapters change (adapted minus frozen-backbone layer outputs): the full outputs
+                  are dominated by the shared frozen backbone, so their CKA sits near 1 for any two adapters.
+  format          same head type (0.5) and same number of labels (0.5 more): the baseline any measure must beat.
+
+``compute`` returns a :class:`SimilarityMatrix` (values, bootstrap replicates over the sampled inputs, SEs, intervals,
+same-source mask, card) and caches it as JSON under ``$MODXFER_CACHE/similarity``; sentence embeddings and Fisher
+blocks are cached next to it as safetensors (never pickle). Pairs whose data share a source (mnli/xnli, udpos-en/udpos,
+panx-en/panx, squad and any QA target) are flagged by ``same_source``.
+
+The older single-number API (``similarity``, ``similarity_matrix``, ``task_embedding``) is the *raw* TextEmb.
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import DataError
-from .io import atomic_write_json, cache_dir
+import numpy as np
+
+from .errors import ConfigError, DataError
+from .io import atomic_write_bytes, atomic_write_json, cache_dir
 from .tasks import Task, get_task
+from .tasksim.matrix import SAME_SOURCE, SimilarityMatrix, same_source
+from .tasksim.stats import ConfidenceInterval
 
 EXAMPLES = 256
 MAX_LENGTH = 128
+MEASURES = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format")
+TRAINING_FREE = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "format")
+CACHE_VERSION = 1
+
+__all__ = ["MEASURES", "TRAINING_FREE", "MeasureSettings", "SimilarityMatrix", "ConfidenceInterval", "SAME_SOURCE",
+           "same_source", "compute", "compute_all", "input_text", "task_texts", "similarity", "similarity_matrix",
+           "task_embedding", "cosine", "EXAMPLES"]
 
 
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How a measure samples and resamples: ``examples`` inputs per task (a fixed hash-ranked subset), bootstrap
+    ``n_resamples`` drawn from ``seed``, inputs truncated to ``max_length`` tokens for the encoder."""
+
+    examples: int = EXAMPLES
+    seed: int = 0
+    n_resamples: int = 200
+    max_length: int = MAX_LENGTH
+
+    def __post_init__(self):
+        if self.examples < 2:
+            raise ConfigError(f"examples must be at least 2, got {self.examples}", "pass --examples N with N >= 8")
+        if self.n_resamples < 0 or self.n_resamples == 1:
+            raise ConfigError(f"n_resamples must be 0 (no intervals) or at least 2, got {self.n_resamples}",
+                              "pass --resamples 0 or a number such as 200")
+
+
+# ---------------------------------------------------------------------------------------------- inputs
 def input_text(head: str, row: dict) -> str:
     """The text the model reads for one example of a task with this head type."""
     if head == "classification":
@@ -46,10 +91,129 @@ def task_texts(task: Task, examples: int = EXAMPLES, data_dir=None) -> list[str]
         raise DataError(f"task {task.name!r} has no training split to compute its similarity from",
                         "similarity is defined on training inputs; pick a task with a train split "
                         "(retrieval tasks such as tatoeba have none)")
-    rows = task.load("train", None, data_dir=data_dir, limit=examples).to_list()
-    return [t for t in (input_text(task.head, r) for r in rows) if t.strip()]
+    return [t for t in (input_text(task.head, r) for r in _train_rows(task, examples, data_dir)) if t.strip()]
 
 
+def _train_rows(task: Task, examples: int, data_dir) -> list[dict]:
+    return task.load("train", None, data_dir=data_dir, limit=examples).to_list()
+
+
+def probe_texts(lang: str, examples: int, data_dir=None) -> list[str]:
+    """Sentences in ``lang`` from Tatoeba's ``lexicon`` split (never evaluated), a fixed subset."""
+    from .noise.lexicon import tatoeba_code
+
+    rows = get_task("tatoeba").load("lexicon", tatoeba_code(lang, data_dir), data_dir=data_dir,
+                                    limit=examples).to_list()
+    return [r["source"] for r in rows if r["source"].strip()]
+
+
+def _digest(texts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- the API
+def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] | None = None, *,
+            base="embedded", settings: MeasureSettings | None = None, data_dir=None, store=None, train=None,
+            lang: str | None = None, cache: bool = True, progress: bool = False) -> SimilarityMatrix:
+    """The ``measure`` matrix of ``intermediates`` x ``targets`` (square over ``intermediates`` if None).
+
+    ``base`` is a backbone name/path or a loaded :class:`~modxfer.backbone.Backbone`. ``train`` (a
+    :class:`~modxfer.training.TrainSettings`) says how taskemb and cka train their adapters (trained once, reused
+    from ``store``); ``lang`` picks the probe language for cka.
+
+    Raises:
+        ConfigError: unknown measure, ``lang`` with a measure other than cka, bad settings.
+        UnknownTaskError, DataError: unknown task, or one without training data.
+    """
+    from .tasksim import compute as impl
+
+    measure, inter, tgt, settings = _compute_iv(measure, intermediates, targets, settings, lang)
+    bb = _backbone(base)
+    tasks = list(dict.fromkeys((*inter, *tgt)))
+    texts = {t: task_texts(get_task(t), settings.examples, data_dir) for t in tasks}
+    for t, x in texts.items():
+        if len(x) < 2:
+            raise DataError(f"task {t!r} has {len(x)} non-empty training inputs; a similarity needs at least 2",
+                            "check its training data")
+    ctx = impl.Context(measure, inter, tgt, settings, bb, texts, data_dir, store, train, lang, progress)
+    key = _cache_key(ctx)
+    path = cache_dir() / "similarity" / bb.weights_hash[:16] / "matrices" / f"{measure}.{key[:24]}.json"
+    if cache and path.is_file():
+        try:
+            return SimilarityMatrix.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is recomputed and rewritten
+    values, replicates, layers, extra = impl.run(ctx)
+    card = {"measure": measure, "description": impl.DESCRIPTIONS[measure], "examples": settings.examples,
+            "sample_sizes": {t: len(x) for t, x in texts.items()}, "seed": settings.seed,
+            "n_resamples": settings.n_resamples if replicates is not None else 0, "max_length": settings.max_length,
+            "backbone": {"name": bb.name, "model_id": bb.model_id, "weights_hash": bb.weights_hash},
+            "tasks_in_comparison": tasks, "texts_sha256": {t: _digest(x) for t, x in texts.items()}, "lang": lang,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **extra}
+    m = SimilarityMatrix(measure, inter, tgt, values, replicates, card, layers, lang)
+    if cache:
+        atomic_write_json(path, m.to_dict())
+    return m
+
+
+def compute_all(measures: Sequence[str] | str, intermediates: Sequence[str], targets: Sequence[str] | None = None,
+                **kw) -> dict[str, SimilarityMatrix]:
+    """{measure: matrix} for several measures (``"all"``: every one; ``"training-free"``: no adapters trained)."""
+    if isinstance(measures, str):
+        measures = {"all": MEASURES, "training-free": TRAINING_FREE}.get(measures, (measures,))
+    return {m: compute(m, intermediates, targets, **kw) for m in measures}
+
+
+def _compute_iv(measure, intermediates, targets, settings, lang):
+    if measure not in MEASURES:
+        close = difflib.get_close_matches(str(measure), MEASURES, n=2)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown similarity measure {measure!r}{hint}", f"use one of: {', '.join(MEASURES)}")
+    if lang is not None and not measure.startswith("cka"):
+        raise ConfigError(f"measure {measure!r} is defined on English training inputs; only cka takes a language",
+                          "drop --lang, or use --measure cka")
+    inter = tuple(get_task(t).name for t in dict.fromkeys(intermediates))
+    tgt = tuple(get_task(t).name for t in dict.fromkeys(targets)) if targets else inter
+    if not inter or not tgt:
+        raise ConfigError("a similarity matrix needs at least one intermediate and one target task",
+                          "name the tasks, e.g. modxfer similarity mnli siqa xnli xcopa")
+    return measure, inter, tgt, settings or MeasureSettings()
+
+
+def _backbone(base):
+    if isinstance(base, str):
+        from .backbone import load_backbone
+
+        return load_backbone(base)
+    return base
+
+
+def _cache_key(ctx) -> str:
+    spec = {"v": CACHE_VERSION, "measure": ctx.measure, "intermediates": ctx.intermediates, "targets": ctx.targets,
+            "settings": dataclasses.asdict(ctx.settings), "weights": ctx.bb.weights_hash, "lang": ctx.lang,
+            "texts": {t: _digest(x) for t, x in ctx.texts.items()},
+            "train": dataclasses.asdict(ctx.train_settings()) if ctx.measure not in TRAINING_FREE else None}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def save_arrays(path, arrays: dict[str, np.ndarray], card: dict) -> None:
+    """Arrays as safetensors (no pickle) with the card as metadata, written atomically."""
+    from safetensors.numpy import save
+
+    atomic_write_bytes(path, save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+                                  metadata={"card": json.dumps(card, sort_keys=True)}))
+
+
+def load_arrays(path) -> dict[str, np.ndarray] | None:
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path)) if path.is_file() else None
+    except Exception:  # a damaged cache entry is recomputed
+        return None
+
+
+# ------------------------------------------------------------------------------ raw TextEmb, single numbers
 @dataclass(frozen=True)
 class TaskEmbedding:
     task: str
@@ -61,10 +225,10 @@ class TaskEmbedding:
 
 
 def task_embedding(task: str | Task, backbone, examples: int = EXAMPLES, data_dir=None) -> TaskEmbedding:
-    """The mean sentence embedding of ``task``'s training inputs under ``backbone`` (cached)."""
+    """The mean sentence embedding of ``task``'s training inputs under ``backbone`` (cached; raw TextEmb)."""
     task = get_task(task) if isinstance(task, str) else task
     texts = task_texts(task, examples, data_dir)
-    digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+    digest = _digest(texts)
     path = cache_dir() / "similarity" / backbone.weights_hash[:16] / f"{task.name}.{len(texts)}.{digest[:16]}.json"
     if path.is_file():
         try:
@@ -90,12 +254,12 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def similarity(a: str, b: str, backbone, examples: int = EXAMPLES, data_dir=None) -> float:
-    """Cosine similarity of two tasks' embeddings, in [-1, 1]."""
+    """Raw TextEmb cosine of two tasks' embeddings, in [-1, 1] (see ``compute("textemb", ...)`` for the corrected)."""
     return cosine(task_embedding(a, backbone, examples, data_dir).vector,
                   task_embedding(b, backbone, examples, data_dir).vector)
 
 
 def similarity_matrix(tasks: Sequence[str], backbone, examples: int = EXAMPLES, data_dir=None) -> dict:
-    """{(a, b): cosine} for every ordered pair of ``tasks`` (symmetric; 1.0 on the diagonal)."""
+    """{(a, b): raw TextEmb cosine} for every ordered pair of ``tasks`` (symmetric; 1.0 on the diagonal)."""
     embs = {t: task_embedding(t, backbone, examples, data_dir).vector for t in dict.fromkeys(tasks)}
     return {(a, b): cosine(embs[a], embs[b]) for a in embs for b in embs}

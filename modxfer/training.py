@@ -30,15 +30,25 @@ from .composition import Composition
 from .errors import AdapterMismatchError, ConfigError, ModxferError
 from .features import featurize, length
 from .inference import predict, references
+from .forward import Forward
+from .host import Host, host_for
 from .modeling import add_head, backbone, fresh_model
 from .tasks import get_task
+from .trunk import check_layers
 
 log = logging.getLogger(__name__)
 
 ADAPTER_LR = 2e-3  # small budgets (hundreds of steps) need a larger rate than full-data adapter recipes
 FULL_LR = 3e-5
 WARMUP = 0.1
-VALIDATION_MIN, VALIDATION_MAX = 64, 500
+VALIDATION_MAX = 500  # held-out English examples scored for the card's competence check
+# Adapters, fusion and heads sit above the lowest half of the encoder by default; measured quality cost and speed for
+# K = 0, 3, 6, 9 in benchmarks/README.md.
+DEFAULT_TRUNK_FRACTION = 0.5
+
+
+def default_trunk_layers(num_layers: int) -> int:
+    return int(num_layers * DEFAULT_TRUNK_FRACTION)
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class TrainSettings:
     batch_size: int = 32
     learning_rate: float | None = None
     max_length: int = 128
+    trunk_layers: int | None = None  # None: the backbone's default (DEFAULT_TRUNK_FRACTION of its layers)
 
     def __post_init__(self):
         if self.examples is not None and self.examples <= 0:
@@ -62,6 +73,10 @@ class TrainSettings:
             raise ConfigError(f"epochs must be positive, got {self.epochs}", "pass --epochs E with E > 0")
         if self.batch_size <= 0:
             raise ConfigError(f"batch size must be positive, got {self.batch_size}", "pass a batch size >= 1")
+        if self.trunk_layers is not None and (isinstance(self.trunk_layers, bool) or not isinstance(self.trunk_layers, int)
+                                              or self.trunk_layers < 0):
+            raise ConfigError(f"trunk layers must be a whole number >= 0, got {self.trunk_layers!r}",
+                              "pass --trunk-layers K with 0 <= K < the backbone's number of layers")
         prec.resolve(self.precision)
 
     def lr(self, full: bool) -> float:
@@ -78,14 +93,25 @@ def composition_for(task: str, on: Sequence[str] = (), fuse: bool = False, full:
     return Composition(task, on, kind).validate()
 
 
-def _adapter_config(name: str) -> dict:
-    from adapters import AdapterConfig
+def adapter_config(name: str, trunk_layers: int = 0):
+    """The ``adapters`` config object, with the trunk's layers left out (the adapter lives in layers K..L-1 only)."""
+    from adapters import AdapterConfig, ConfigUnion
 
     try:
-        return AdapterConfig.load(name).to_dict()
+        config = AdapterConfig.load(name)
     except Exception as e:  # adapters raises a bare ValueError/TypeError for unknown names
         raise ConfigError(f"unknown adapter config {name!r} ({e})",
                           "use an `adapters` config name such as seq_bn, seq_bn_inv, lora, prefix_tuning, compacter") from None
+    if not trunk_layers:
+        return config
+    parts = list(config.configs) if isinstance(config, ConfigUnion) else [config]
+    for part in parts:
+        if part.get("inv_adapter") or part.get("architecture") == "prompt_tuning":
+            raise ConfigError(f"adapter config {name!r} changes the embeddings, so the layers below it cannot be a "
+                              "frozen trunk", "pass --trunk-layers 0 with this config, or use seq_bn, lora, ...")
+    leave_out = list(range(trunk_layers))
+    parts = [p.replace(leave_out=sorted(set(p.get("leave_out") or []) | set(leave_out))) for p in parts]
+    return ConfigUnion(*parts) if isinstance(config, ConfigUnion) else parts[0]
 
 
 def _data_fingerprint(rows: list[dict]) -> str:
@@ -107,6 +133,10 @@ class TrainingPlan:
         ds = self.task.load("train", "en", data_dir=data_dir, limit=s.examples)
         self.rows = ds.to_list()
         self.precision = prec.resolve(s.precision, prec.default_device())
+        # Full fine-tuning trains the whole encoder: no frozen trunk under it.
+        self.trunk_layers = 0 if comp.kind == "full" else check_layers(
+            default_trunk_layers(self.bb.num_layers) if s.trunk_layers is None else s.trunk_layers, self.bb.num_layers)
+        self.adapter_config = None if comp.kind == "full" else adapter_config(s.config, self.trunk_layers)
         self.deps = [TrainingPlan(d, s, data_dir, store) for d in _dependencies(comp)]
         self.spec = {
             "modxfer": __version__,
@@ -116,7 +146,7 @@ class TrainingPlan:
             "data": {"split": "train", "examples": len(self.rows), "sha256": _data_fingerprint(self.rows)},
             "composition": str(comp),
             "depends_on": [d.key for d in self.deps],
-            "adapter_config": None if comp.kind == "full" else {"name": s.config, **_adapter_config(s.config)},
+            "adapter_config": None if comp.kind == "full" else {"name": s.config, **self.adapter_config.to_dict()},
             "seed": s.seed, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.lr(comp.kind == "full"),
             "max_length": s.max_length, "precision": self.precision,
         }
@@ -151,17 +181,28 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
     if not force and (found := art.find(plan.store, plan.task.name, plan.key)):
         log.info("reusing %s (%s)", found.path, plan.comp)
         return found
-    _seed_everything(plan.s.seed)
-    model, head, trainable = _build(plan, deps)
-    t0 = time.perf_counter()
-    stats = _fit(model, plan, head, progress=progress)
-    stats["train_seconds"] = round(time.perf_counter() - t0, 2)
-    stats["metrics"] = _validate(model, plan, head)
-    card = {**plan.spec, "key": plan.key, "kind": plan.comp.kind, "trainable_parameters": trainable,
-            "adapter_name": head, "dependencies": [{"key": d.key, "path": str(d.path), "composition": str(d.composition)} for d in deps],
-            **stats, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "library_versions": _versions()}
-    return art.save(plan.store, card, lambda tmp: _write(model, plan, head, deps, tmp))
+    session = _Session(plan, deps)
+    try:
+        t0 = time.perf_counter()
+        stats = _fit(session, plan, progress=progress)
+        stats["train_seconds"] = round(time.perf_counter() - t0, 2)
+        stats.update(_validate(session, plan))
+        card = {**plan.spec, "key": plan.key, "kind": plan.comp.kind, "trainable_parameters": session.trainable,
+                "adapter_name": session.head, "trunk_layers": plan.trunk_layers,
+                "precision_choice": prec.describe(plan.s.precision, prec.default_device()),
+                "dependencies": [{"key": d.key, "path": str(d.path), "composition": str(d.composition)} for d in deps],
+                **stats, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "library_versions": _versions()}
+        found = art.save(plan.store, card, session.write)
+    except BaseException:
+        session.discard()
+        raise
+    finally:
+        session.close()
+    if not found.card.get("competence", {}).get("learned", True):
+        log.warning("%s did not learn: validation %s, 95%% CI %s, chance %s", plan.comp,
+                    card["competence"]["score"], card["competence"]["ci"], card["competence"]["chance"])
+    return found
 
 
 def _seed_everything(seed: int) -> None:
@@ -170,37 +211,92 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _build(plan: TrainingPlan, deps: list[art.Artifact]):
-    """The model for this run with only the right parameters trainable; returns (model, head name, n trainable)."""
-    from adapters.composition import Fuse
+class _Session:
+    """The model one training run works on, with only its own parameters trainable.
 
-    model = fresh_model(plan.bb)
-    name = art.adapter_name(plan.task.name, plan.key)
-    comp = plan.comp
-    for d in deps:
-        d.check_backbone(plan.bb.weights_hash, plan.bb.hidden_size, plan.bb.model_id)
-    if comp.kind == "full":
-        if deps:
-            load_full_encoder(model, deps[0])
-        add_head(model, plan.task, name)
-        for p in model.parameters():
-            p.requires_grad = True
-        model.active_head = name
-    else:
-        inter = [load_adapter(model, d) for d in deps]
-        model.add_adapter(name, config=plan.s.config)
-        add_head(model, plan.task, name)
-        model.train_adapter(name)  # freezes everything else, intermediates included
-        if comp.kind == "fusion":
-            model.add_adapter_fusion(Fuse(*inter))
-            fusion = ",".join(inter)
-            for n, p in model.named_parameters():
-                if f"adapter_fusion_layer.{fusion}." in n:
-                    p.requires_grad = True
-        model.set_active_adapters(comp.to_adapters(dict(zip(comp.intermediates, inter)), target=name))
-        model.active_head = name
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return model.to(prec.default_device()), name, trainable
+    Adapter kinds train inside the process's shared host (the frozen backbone is never copied); the trained pieces
+    stay loaded there under the artifact's name, where evaluation finds them. Full fine-tuning gets a model of its own
+    and the host is released meanwhile, so two copies of the encoder never coexist.
+    """
+
+    def __init__(self, plan: TrainingPlan, deps: list[art.Artifact]):
+        from adapters.composition import Fuse
+
+        self.plan, self.deps = plan, deps
+        comp = plan.comp
+        self.head = art.adapter_name(plan.task.name, plan.key)
+        for d in deps:
+            d.check_backbone(plan.bb.weights_hash, plan.bb.hidden_size, plan.bb.model_id)
+        self.host: Host | None = None
+        self.inter: list[str] = []
+        if comp.kind == "full":
+            host_for(plan.bb, prec.default_device()).release()
+            model = fresh_model(plan.bb)
+            if deps:
+                load_full_encoder(model, deps[0])
+            _seed_everything(plan.s.seed)  # after loading, which may draw random numbers: new weights start alike
+            add_head(model, plan.task, self.head)
+            model.requires_grad_(True)
+            model.active_head = self.head
+            self.model = model.to(prec.default_device())
+            self.runner = model
+        else:
+            self.host = host_for(plan.bb, prec.default_device())
+            model = self.host.model
+            self.inter = [self.host.load_adapter(d) for d in deps]
+            self.host.drop(self.head)  # a forced or earlier failed run must not leave its pieces behind
+            _seed_everything(plan.s.seed)  # whatever the host drew when it loaded: new weights start alike
+            model.add_adapter(self.head, config=plan.adapter_config)
+            add_head(model, plan.task, self.head)
+            model.train_adapter(self.head)  # freezes everything else, intermediates included
+            for name, head in model.heads.items():
+                head.requires_grad_(name == self.head)
+            if comp.kind == "fusion":
+                self.host.drop_fusion(self.inter)
+                model.add_adapter_fusion(Fuse(*self.inter))
+                fusion = ",".join(self.inter)
+                for n, p in model.named_parameters():
+                    if f"adapter_fusion_layer.{fusion}." in n:
+                        p.requires_grad = True
+            self.host.activate(comp.to_adapters(dict(zip(comp.intermediates, self.inter)), target=self.head), self.head)
+            self.model = model
+            self.runner = self.host
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.trainable = sum(p.numel() for p in self.params)
+        self.forward = Forward(plan.bb, plan.trunk_layers, plan.precision, prec.default_device())
+
+    def write(self, tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        model, plan = self.model, self.plan
+        if plan.comp.kind == "full":
+            # adapters keeps an alias of the word embeddings for prompt tuning; safetensors refuses shared storage
+            state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+                     if not k.startswith("heads.") and "prompt_tuning.base_model_embeddings" not in k}
+            save_file(state, str(tmp / "model.safetensors"))
+        else:
+            model.save_adapter(str(tmp / "adapter"), self.head, with_head=False, use_safetensors=True)
+            if plan.comp.kind == "fusion":
+                model.save_adapter_fusion(str(tmp / "fusion"), ",".join(self.inter), use_safetensors=True)
+        model.save_head(str(tmp / "head"), self.head, use_safetensors=True)
+
+    def discard(self) -> None:
+        """Training failed or was interrupted: nothing half-trained may stay loaded under the artifact's name."""
+        if self.host is not None:
+            self.host.drop(self.head)
+            if self.plan.comp.kind == "fusion":
+                self.host.drop_fusion(self.inter)
+
+    def close(self) -> None:
+        self.model.requires_grad_(False)
+        self.model.eval()
+        if self.host is not None and self.plan.comp.kind == "fusion":
+            self.host.fusion_trained(self.inter, self.plan.key)
+        if self.host is None:  # a fine-tuned encoder is not kept: evaluation loads it from the store when needed
+            self.model = self.runner = None
+            import gc
+
+            gc.collect()
 
 
 def load_adapter(model, artifact: art.Artifact) -> str:
@@ -227,31 +323,31 @@ def load_full_encoder(model, artifact: art.Artifact) -> None:
                                    "use the backbone it was trained on")
 
 
-def _fit(model, plan: TrainingPlan, head: str, *, progress: bool) -> dict:
+def _fit(session: _Session, plan: TrainingPlan, *, progress: bool) -> dict:
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    s = plan.s
-    device = prec.default_device()
+    s, fwd, head = plan.s, session.forward, session.head
     feats = featurize(plan.task, plan.rows, plan.bb.tokenizer, s.max_length, train=True)
+    t0 = time.perf_counter()
+    prepared = fwd.prepare(feats)  # the trunk's states, computed once for every epoch (or read from the cache)
+    trunk_seconds = time.perf_counter() - t0
     lengths = [length(f) for f in feats]
     per_epoch = math.ceil(len(feats) / s.batch_size)
     total = max(1, math.ceil(per_epoch * s.epochs))
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = session.params
     opt = torch.optim.AdamW(params, lr=s.lr(plan.comp.kind == "full"), weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(opt, int(WARMUP * total), total)
-    pad_id = plan.bb.tokenizer.pad_token_id
-    model.train()
+    session.model.train()
     losses, step, epoch, tokens = [], 0, 0, 0
     bar = tqdm(total=total, desc=f"train {plan.comp}", unit="step", disable=not progress, leave=False)
     while step < total:
         for idx in train_batches(lengths, s.batch_size, s.seed, epoch):
             if step >= total:
                 break
-            batch = {k: v.to(device) for k, v in collate([feats[i] for i in idx], pad_id).items()}
+            batch = fwd.batch(prepared, idx, targets=True)
             tokens += int(batch["attention_mask"].sum())
-            with prec.autocast(plan.precision, device):
-                loss = model(**batch, head=head).loss
+            loss = fwd(session.runner, batch, head).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -263,37 +359,25 @@ def _fit(model, plan: TrainingPlan, head: str, *, progress: bool) -> dict:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         epoch += 1
     bar.close()
-    model.eval()
+    session.model.eval()
     return {"steps": step, "examples_seen": min(step * s.batch_size, len(feats) * epoch), "train_tokens": tokens,
-            "final_loss": round(float(np.mean(losses[-20:])), 4)}
+            "final_loss": round(float(np.mean(losses[-20:])), 4), "trunk_seconds": round(trunk_seconds, 2)}
 
 
-def _validate(model, plan: TrainingPlan, head: str) -> dict:
+def _validate(session: _Session, plan: TrainingPlan) -> dict:
+    """Score the artifact on held-out English validation data of its own task: the card's competence check."""
+    from .competence import assess
+
     task = plan.task
     if "validation" not in task.splits:
-        return {}
-    # Validation is for the card, not for model selection: keep it proportionate to small budgets.
-    limit = min(VALIDATION_MAX, max(VALIDATION_MIN, len(plan.rows) // 2))
-    rows = task.load("validation", "en", data_dir=plan.data_dir, limit=limit).to_list()
-    preds = predict(model, task, rows, head, tokenizer=plan.bb.tokenizer, precision=plan.precision,
-                    max_length=plan.s.max_length, device=prec.default_device())
-    scores = metrics.score_kind(task.metric, preds, references(task, rows), lang="en")
-    return {"validation": {k: round(v, 2) for k, v in scores.items()}, "validation_examples": len(rows)}
-
-
-def _write(model, plan: TrainingPlan, head: str, deps, tmp: Path) -> None:
-    from safetensors.torch import save_file
-
-    if plan.comp.kind == "full":
-        # adapters keeps an alias of the word embeddings for prompt tuning; safetensors refuses shared storage
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
-                 if not k.startswith("heads.") and "prompt_tuning.base_model_embeddings" not in k}
-        save_file(state, str(tmp / "model.safetensors"))
-    else:
-        model.save_adapter(str(tmp / "adapter"), head, with_head=False, use_safetensors=True)
-        if plan.comp.kind == "fusion":
-            model.save_adapter_fusion(str(tmp / "fusion"), ",".join(d.adapter_name for d in deps), use_safetensors=True)
-    model.save_head(str(tmp / "head"), head, use_safetensors=True)
+        return {"competence": None}
+    rows = task.load("validation", "en", data_dir=plan.data_dir, limit=VALIDATION_MAX).to_list()
+    preds = predict(session.runner, task, rows, session.head, tokenizer=plan.bb.tokenizer, max_length=plan.s.max_length,
+                    forward=session.forward)
+    refs = references(task, rows)
+    scores = metrics.score_kind(task.metric, preds, refs, lang="en")
+    return {"metrics": {"validation": {k: round(v, 2) for k, v in scores.items()}, "validation_examples": len(rows)},
+            "competence": assess(task, rows, preds, refs, lang="en", seed=plan.s.seed)}
 
 
 def _versions() -> dict:

@@ -6,34 +6,45 @@ holding the same layout):
     index.json                      {"format": 1, "entries": [ZooEntry...]}
     <task>/<key[:20]>/card.json     the artifact's card as training wrote it (less local dependency paths)
                      /README.md     a model card generated from it
-                     /adapter/ /head/ /fusion/   safetensors weights in the `adapters` library's own layout
+                     /adapter/ /head/ /fusion/   safetensors weights and JSON configs (the `adapters` layout)
 
 Each entry names its files with their sha256, its base model (id, weights hash, hidden size) and the entries it
 stacks on, so installing verifies every byte, refuses an adapter made for another backbone, and brings its
-dependencies along. Installing copies an entry into the artifact store under its key: training and evaluation then
-find it exactly as if they had trained it (same data, settings and key), and never train it again.
+dependencies along. Installing copies an entry into the artifact store under its key, with a ``provenance`` record
+(zoo, revision, sha256 of every file) in the stored card: training and evaluation then find it exactly as if they had
+trained it (same data, settings and key), and results built on it can be told apart from local ones.
 
-Only safetensors and JSON are read; file names from an index are checked to stay inside their entry's folder, and
-an entry is installed only under the key its card's training request hashes to.
+Trust: a zoo is written by strangers. ``check_entry`` is the one validation publish and install share: field types
+and ranges (``ZooEntry.from_json``), the card (``cards.check_card``: its key is the hash of its own training request,
+its task a registered task), and the index agreeing with the card (base, composition, dependencies, path, metrics).
+Only the files an artifact consists of are copied, symlinks never followed, weight files opened with safetensors
+before anything is stored, and nothing is written outside the zoo folder or the store.
 Fully fine-tuned encoders (STILTs) are not zoo material (hundreds of MB): share them as hub models.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass, field
+import stat
+import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import artifacts as art
+from . import cards
+from .cards import HEX64, SLUG, show
 from .errors import AdapterMismatchError, ConfigError, DataError, ModxferError
-from .io import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
+from .io import (atomic_dir, atomic_write_json, atomic_write_text, decode_utf8, ensure_dir, file_lock, parse_json,
+                 read_json, sha256_file)
 
 INDEX = "index.json"
 FORMAT = 1
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_SAFE_SUFFIXES = (".safetensors", ".json", ".md")  # weights, configs and cards: nothing executable or pickled
+_NAME_RE = SLUG
+_EXTRA_FILES = (art.CARD, "README.md")  # besides the artifact's own files
+_FIX_INDEX = "remove that entry from index.json, or pull or re-publish the zoo"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
 def default_zoo() -> Path:
@@ -48,7 +59,7 @@ class ZooEntry:
     composition: str
     kind: str
     key: str
-    path: str                      # relative to the zoo root
+    path: str                      # relative to the zoo root: always <task>/<key[:20]>
     base: dict                     # model_id, weights_hash, hidden_size
     adapter: str                   # adapter architecture (seq_bn, lora, ...)
     metrics: dict
@@ -58,27 +69,50 @@ class ZooEntry:
     size_bytes: int = 0
 
     @classmethod
-    def from_json(cls, obj: dict, where: str) -> "ZooEntry":
-        try:
-            entry = cls(**{**obj, "depends_on": tuple(obj["depends_on"])})
-        except (TypeError, KeyError) as e:
-            raise DataError(f"malformed zoo entry in {where}: {e}",
-                            "re-publish the entry with `modxfer zoo publish`, or fix index.json by hand") from None
-        if not _NAME_RE.match(entry.name) or not _inside(entry.path):
-            raise DataError(f"zoo entry {entry.name!r} in {where} has an unsafe name or path {entry.path!r}",
-                            "names are letters, digits, '_', '.', '-'; paths are relative and stay inside the zoo")
-        bad = [rel for rel in entry.files if not _inside(rel) or not rel.endswith(_SAFE_SUFFIXES)]
-        base_ok = isinstance(entry.base, dict) and {"model_id", "weights_hash", "hidden_size"} <= set(entry.base)
-        if bad or not base_ok or not isinstance(entry.metrics, dict) or not isinstance(entry.files, dict):
-            raise DataError(f"zoo entry {entry.name!r} in {where} is malformed"
-                            + (f": files {bad} are not safetensors/JSON/markdown inside the entry" if bad else ""),
-                            "re-publish the entry with `modxfer zoo publish`")
-        return entry
+    def from_json(cls, obj, where: str) -> "ZooEntry":
+        """An index entry, every field checked for type, range and safety (see ``check_entry`` for the card)."""
+        if not isinstance(obj, dict) or set(obj) != {f.name for f in fields(cls)}:
+            keys = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
+            raise DataError(f"malformed zoo entry in {where}: fields {show(keys, 200)}",
+                            f"an entry has exactly: {', '.join(f.name for f in fields(cls))}; {_FIX_INDEX}")
+        name = cards.text(obj["name"], where, "entry name", limit=100, pattern=SLUG)
+        w = f"{where}: entry {name}"
+        task = cards.task_name(obj["task"], w)
+        key = cards.text(obj["key"], w, "key", pattern=HEX64)
+        if obj["path"] != f"{task}/{key[:20]}":
+            raise DataError(f"zoo entry {name!r} in {where} has an unsafe or unexpected path {show(obj['path'])}",
+                            f"entries live at <task>/<key[:20]> ({task}/{key[:20]}); {_FIX_INDEX}")
+        comp = cards.composition(obj, w)
+        cards.base(obj["base"], w)
+        cards.mapping(obj["metrics"], w, "metrics")
+        cards.mapping(obj["training"], w, "training")
+        if not isinstance(obj["adapter"], str) or len(obj["adapter"]) > 100 or not obj["adapter"].isprintable():
+            raise DataError(f"{w}: adapter is {show(obj['adapter'])}, not a short string", _FIX_INDEX)
+        deps = obj["depends_on"]
+        if not isinstance(deps, list) or len(deps) != len(cards.expected_dependencies(comp)):
+            raise DataError(f"{w}: depends_on is {show(deps)}, not a list of "
+                            f"{len(cards.expected_dependencies(comp))} entry name(s)", _FIX_INDEX)
+        for d in deps:
+            cards.text(d, w, "depends_on", limit=100, pattern=SLUG)
+        cards.integer(obj["size_bytes"], w, "size_bytes", 0, 1 << 40)
+        files = cards.mapping(obj["files"], w, "files")
+        bad = [rel for rel in files if not isinstance(rel, str) or not _entry_file(rel, comp.kind)]
+        if bad:
+            raise DataError(f"zoo entry {name!r} in {where} lists {show(bad, 200)}: files that are not safetensors "
+                            f"weights or JSON configs inside the entry", _FIX_INDEX)
+        for rel, digest in files.items():
+            cards.text(digest, w, f"sha256 of {rel}", pattern=HEX64)
+        missing = [f for f in (art.CARD, *art.required_files(comp.kind)) if f not in files]
+        if missing:
+            raise DataError(f"{w} does not list {', '.join(missing)}, which a {comp.kind} artifact needs", _FIX_INDEX)
+        return cls(**{**obj, "depends_on": tuple(deps)})
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"depends_on": list(self.depends_on)}
 
 
-def _inside(rel: str) -> bool:
-    p = Path(rel)
-    return bool(rel) and not p.is_absolute() and ".." not in p.parts
+def _entry_file(rel: str, kind: str) -> bool:
+    return rel in _EXTRA_FILES or art.belongs(rel, kind)
 
 
 # ------------------------------------------------------------------------------ reading a zoo
@@ -86,47 +120,120 @@ def read_index(zoo: str | os.PathLike | None = None) -> list[ZooEntry]:
     root = Path(zoo) if zoo is not None else default_zoo()
     path = root / INDEX
     if not path.is_file():
-        if root.is_dir():
+        if root.is_dir() and not path.exists():
             return []
         raise DataError(f"no adapter zoo at {root}", "publish into it first (modxfer zoo publish), pass --zoo DIR, "
                         "or pull one from the hub (modxfer zoo pull REPO_ID)")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path} is not valid JSON ({e})", "restore it from version control or re-publish") from None
+    obj = read_json(path, "restore it from version control, or pull or re-publish the zoo")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("entries"), list):
         raise DataError(f"{path} is not a modxfer zoo index (format {FORMAT})",
                         "point --zoo at a folder written by `modxfer zoo publish`")
-    return [ZooEntry.from_json(e, str(path)) for e in obj["entries"]]
+    entries = [ZooEntry.from_json(e, str(path)) for e in obj["entries"]]
+    names, keys = {e.name for e in entries}, [e.key for e in entries]
+    if len(names) != len(entries) or len(set(keys)) != len(keys):
+        raise DataError(f"{path} lists an entry name or key twice", _FIX_INDEX)
+    for e in entries:
+        unknown = [d for d in e.depends_on if d not in names]
+        if unknown:
+            raise DataError(f"zoo entry {e.name} in {path} depends on {', '.join(unknown)}, which the index lacks",
+                            _FIX_INDEX)
+    return entries
 
 
 def get_entry(name: str, zoo=None) -> ZooEntry:
     """An entry by exact name, exact key, or a unique key prefix of 8+ characters."""
-    entries = read_index(zoo)
+    return _lookup(name, read_index(zoo), Path(zoo) if zoo else default_zoo())
+
+
+def _lookup(name: str, entries: list[ZooEntry], where: Path) -> ZooEntry:
     for e in entries:
         if name == e.name:
             return e
     hits = [e for e in entries if e.key == name or (len(name) >= 8 and e.key.startswith(name))]
     if len(hits) == 1:
         return hits[0]
-    where = Path(zoo) if zoo else default_zoo()
     if hits:
         raise ModxferError(f"{name!r} matches {len(hits)} adapters in the zoo {where}: "
                            f"{', '.join(e.name for e in hits)}", "use the entry's name")
     names = ", ".join(e.name for e in entries) or "none"
-    raise ModxferError(f"no adapter {name!r} in the zoo {where}", f"use one of: {names} (modxfer zoo list)")
+    raise ModxferError(f"no adapter {show(name)} in the zoo {where}", f"use one of: {names} (modxfer zoo list)")
 
 
 def _write_index(root: Path, entries: list[ZooEntry]) -> None:
     entries = sorted(entries, key=lambda e: (e.task, e.name))
-    atomic_write_json(root / INDEX, {"format": FORMAT, "entries": [asdict(e) | {"depends_on": list(e.depends_on)}
-                                                                    for e in entries]})
+    atomic_write_json(root / INDEX, {"format": FORMAT, "entries": [e.to_json() for e in entries]})
+
+
+# ------------------------------------------------------------------------------ the shared check
+def describe(card: dict) -> dict:
+    """The entry fields a card determines (publish writes them; install requires the index to say the same)."""
+    c = card
+    return dict(task=c["task"], composition=c["composition"], kind=c["kind"], key=c["key"],
+                path=f"{c['task']}/{c['key'][:20]}", base=dict(c["base"]), adapter=adapter_kind(c),
+                metrics=c.get("metrics") or {},
+                training={k: c.get(k) for k in ("epochs", "learning_rate", "seed", "batch_size", "max_length")}
+                | {"examples": c["data"]["examples"], "data_sha256": c["data"]["sha256"]})
+
+
+def check_entry(entry: ZooEntry, card, entries: dict[str, ZooEntry], where: str) -> dict:
+    """The card checked (``cards.check_card``) and the index entry agreeing with it; returns the card."""
+    card = cards.check_card(card, where)
+    mismatch = [k for k, v in describe(card).items() if getattr(entry, k) != v]
+    if mismatch:
+        k = mismatch[0]
+        raise DataError(f"zoo entry {entry.name}: the index says {k} = {show(getattr(entry, k))} but its card says "
+                        f"{show(describe(card)[k])}", "re-publish the entry; the index and the card must agree")
+    dep_keys = [entries[d].key if d in entries else None for d in entry.depends_on]
+    if dep_keys != card["depends_on"]:
+        raise DataError(f"zoo entry {entry.name}: depends_on {', '.join(entry.depends_on) or 'nothing'} are not the "
+                        "artifacts its card was trained on", "re-publish the entry with what it stacks on")
+    return card
+
+
+def _plain(folder: Path, rel: str) -> Path:
+    """``folder/rel`` after checking that no part of it is a symlink or special file (so nothing is followed)."""
+    path = folder
+    for part in rel.split("/"):
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise DataError(f"{folder} is missing {rel}", "pull or re-publish the zoo") from None
+        if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            raise DataError(f"{path} is a symlink or special file", "zoo entries hold plain files only; re-publish it")
+    return path
+
+
+def verify(entry: ZooEntry, zoo=None, entries: list[ZooEntry] | None = None) -> Path:
+    """The entry's folder, after checking every file against the index's sha256, the card against the index, and
+    every weight file with safetensors."""
+    root = Path(zoo) if zoo is not None else default_zoo()
+    return _verified(entry, root, entries if entries is not None else read_index(root))[0]
+
+
+def _verified(entry: ZooEntry, root: Path, entries: list[ZooEntry]) -> tuple[Path, dict]:
+    folder = _plain(root, entry.path)
+    card = None
+    for rel, digest in entry.files.items():
+        data = _plain(folder, rel).read_bytes() if rel == art.CARD else None
+        if (hashlib.sha256(data).hexdigest() if data is not None else sha256_file(folder / rel)) != digest:
+            raise DataError(f"zoo entry {entry.name}: {rel} does not match its sha256 in the index",
+                            "the file is corrupted or was changed; pull or re-publish the zoo")
+        if data is not None:  # parsed from the very bytes that were hashed
+            where = folder / art.CARD
+            card = parse_json(decode_utf8(data, where, "re-publish the entry"), where, "re-publish the entry")
+    card = check_entry(entry, card, {e.name: e for e in entries}, f"zoo entry {entry.name} ({folder / art.CARD})")
+    for rel in entry.files:
+        if rel.endswith(".safetensors"):
+            art.check_weights(folder / rel, f"zoo entry {entry.name}")
+    return folder, card
 
 
 # ------------------------------------------------------------------------------ publishing
 def adapter_kind(card: dict) -> str:
     cfg = card.get("adapter_config") or {}
-    return cfg.get("architecture") or cfg.get("name") or ("fusion" if card.get("kind") == "fusion" else "")
+    kind = cfg.get("architecture") or cfg.get("name") or ("fusion" if card.get("kind") == "fusion" else "")
+    return kind if isinstance(kind, str) else ""
 
 
 def entry_name(card: dict) -> str:
@@ -143,67 +250,113 @@ def _resolve(artifact, store) -> art.Artifact:
     matches = [a for a in art.list_artifacts(store) if len(text) >= 8 and a.key.startswith(text)]
     if len(matches) == 1:
         return matches[0]
-    raise ModxferError(f"no single trained artifact matches {text!r} ({len(matches)} found)",
+    raise ModxferError(f"no single trained artifact matches {show(text)} ({len(matches)} found)",
                        "pass an artifact folder, or 8+ leading characters of its key (see the card's `key`)")
 
 
 def publish(artifact, zoo=None, *, name: str | None = None, store=None) -> ZooEntry:
-    """Copy a trained artifact (and what it stacks on) into the zoo and list it in the index."""
-    a = _resolve(artifact, store)
-    if a.kind == "full":
-        raise ModxferError(f"{a.path} is a fully fine-tuned encoder ({a.card['composition']}), not an adapter",
-                           "the zoo shares adapters; push a fine-tuned encoder to the hub as a model instead")
+    """Copy a trained artifact (and what it stacks on) into the zoo and list it in the index.
+
+    Only the artifact's own files are copied (its weights and JSON configs; symlinks refused), the card must pass
+    the checks install applies, and the folder written is ``<task>/<key[:20]>`` inside the zoo, replaced only if it
+    already holds this artifact.
+    """
     root = Path(zoo) if zoo is not None else default_zoo()
-    root.mkdir(parents=True, exist_ok=True)
-    entries = {e.name: e for e in read_index(root)}
-    deps = []
-    for dep_key in a.card.get("depends_on", []):
-        found = next((e for e in entries.values() if e.key == dep_key), None)
-        if found is None:
-            dep = next((x for x in art.list_artifacts(store) if x.key == dep_key), None)
-            if dep is None:
-                raise ModxferError(f"{a.card['composition']} stacks on artifact {dep_key[:12]}, which is neither in "
-                                   f"the zoo nor in the store", "train or install it, then publish again")
-            found = publish(dep, root, store=store)
-            entries[found.name] = found
-        deps.append(found.name)
-    name = name or entry_name(a.card)
+    a = _resolve(artifact, store)
+    ensure_dir(root)
+    with file_lock(root / ".modxfer.lock"):  # publishers of one zoo take turns with the index
+        entries = {e.name: e for e in read_index(root)}
+        return _publish(a, root, entries, name, store)
+
+
+def _publish(a: art.Artifact, root: Path, entries: dict[str, ZooEntry], name: str | None, store) -> ZooEntry:
+    where = f"artifact {a.path}"
+    card = cards.check_card(a.card, where)
+    if card["kind"] == "full":
+        raise ModxferError(f"{a.path} is a fully fine-tuned encoder ({card['composition']}), not an adapter",
+                           "the zoo shares adapters; push a fine-tuned encoder to the hub as a model instead")
+    files = art.verify_folder(a.path, card["kind"], where)
+    deps = [_dependency(dep_key, card, root, entries, store) for dep_key in card["depends_on"]]
+    same = next((e for e in entries.values() if e.key == card["key"]), None)
+    name = name or (same.name if same else entry_name(card))
     if not _NAME_RE.match(name):
-        raise ConfigError(f"zoo entry name {name!r} is not allowed", "use letters, digits, '_', '.', '-'")
+        raise ConfigError(f"zoo entry name {show(name)} is not allowed", "use letters, digits, '_', '.', '-'")
     clash = entries.get(name)
-    if clash is not None and clash.key != a.key:
-        raise ConfigError(f"the zoo already has {name!r} for another artifact ({clash.key[:12]})",
-                          "pick another --name")
-    rel = f"{a.task}/{a.key[:20]}"
-    with atomic_dir(root / rel) as tmp:
-        for src in sorted(p for p in a.path.rglob("*") if p.is_file() and p.name != art.CARD):
-            dst = tmp / src.relative_to(a.path)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
+    if clash is not None and clash.key != card["key"]:
+        raise ConfigError(f"the zoo already has {name!r} for another artifact ({clash.key[:12]})", "pick another --name")
+    if same is not None and same.name != name:
+        raise ConfigError(f"the zoo already has this artifact as {same.name!r}", f"use that name, or leave out --name")
+    rel = f"{card['task']}/{card['key'][:20]}"
+    dest = _destination(root, rel, card["key"])
+    entry = None
+    with atomic_dir(dest) as tmp:
+        for f in files:
+            _copy(a.path / f, tmp / f)
         # Where the dependencies sat on the publisher's disk means nothing elsewhere (and leaks a home path).
-        card = {**a.card, "dependencies": [{k: v for k, v in d.items() if k != "path"}
-                                           for d in a.card.get("dependencies", [])]}
-        atomic_write_json(tmp / art.CARD, card)
-        atomic_write_text(tmp / "README.md", model_card(a.card, name, deps))
-        files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        out = {**card, "dependencies": [{k: v for k, v in d.items() if k != "path"}
+                                        for d in card.get("dependencies", [])]}
+        atomic_write_json(tmp / art.CARD, out)
+        atomic_write_text(tmp / "README.md", model_card(card, name, deps))
+        digests = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
-    c = a.card
-    entry = ZooEntry(
-        name=name, task=c["task"], composition=c["composition"], kind=c.get("kind", a.kind), key=a.key, path=rel,
-        base={k: c["base"][k] for k in ("model_id", "weights_hash", "hidden_size")},
-        adapter=adapter_kind(c),
-        metrics=c.get("metrics", {}),
-        training={k: c.get(k) for k in ("epochs", "learning_rate", "seed", "batch_size", "max_length")}
-        | {"examples": (c.get("data") or {}).get("examples"), "data_sha256": (c.get("data") or {}).get("sha256")},
-        depends_on=tuple(deps), files=files, size_bytes=size)
+        entry = ZooEntry(name=name, **describe(card), depends_on=tuple(deps), files=digests, size_bytes=size)
+        # Refuse to publish what install would refuse: the entry as the index will hold it, and its card as written.
+        entry = ZooEntry.from_json(entry.to_json(), "the new index entry")
+        check_entry(entry, read_json(tmp / art.CARD), {**entries, name: entry}, f"published card of {a.path}")
     entries[name] = entry
     _write_index(root, list(entries.values()))
     return entry
 
 
+def _dependency(dep_key: str, card: dict, root: Path, entries: dict[str, ZooEntry], store) -> str:
+    found = next((e for e in entries.values() if e.key == dep_key), None)
+    if found is None:
+        dep = next((x for x in art.list_artifacts(store) if x.key == dep_key), None)
+        if dep is None:
+            raise ModxferError(f"{card['composition']} stacks on artifact {dep_key[:12]}, which is neither in "
+                               f"the zoo nor in the store", "train or install it, then publish again")
+        found = _publish(dep, root, entries, None, store)
+    return found.name
+
+
+def _destination(root: Path, rel: str, key: str) -> Path:
+    """The entry folder, refused if publishing there would write through a symlink or replace a foreign folder."""
+    task, leaf = rel.split("/")
+    dest = root / task / leaf
+    for p in (root / task, dest):
+        if p.is_symlink() or (p.exists() and not p.is_dir()):
+            raise ConfigError(f"{p} in the zoo is a symlink or a file", "remove it; zoo entries are plain folders")
+    if dest.exists():
+        try:
+            same = art.load_card(dest / art.CARD).get("key") == key
+        except ModxferError:
+            same = False
+        if not same:
+            raise ConfigError(f"{dest} exists and is not this artifact's zoo entry", "move it away, then publish again")
+    return dest
+
+
+def _copy(src: Path, dst: Path) -> str:
+    """Copy a plain file without following a symlink at ``src``; returns the sha256 of the bytes copied."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    try:
+        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as e:
+        raise DataError(f"cannot read {src} ({e.strerror})", "it must be a plain file, not a symlink") from None
+    with os.fdopen(fd, "rb") as fin, open(dst, "xb") as fout:
+        if not stat.S_ISREG(os.fstat(fin.fileno()).st_mode):
+            raise DataError(f"{src} is not a plain file", "replace it by the real file")
+        while block := fin.read(1 << 20):
+            h.update(block)
+            fout.write(block)
+    return h.hexdigest()
+
+
 def model_card(card: dict, name: str, deps: list[str]) -> str:
     base = card["base"]
     val = (card.get("metrics") or {}).get("validation") or {}
+    val = val if isinstance(val, dict) else {}
     lines = [f"# {name}", "",
              f"A modxfer `{card.get('kind', '')}` artifact for **{card['task']}** (composition `{card['composition']}`), "
              f"trained on the frozen backbone `{base['model_id']}` (weights sha256 `{base['weights_hash'][:16]}`).", "",
@@ -221,61 +374,61 @@ def model_card(card: dict, name: str, deps: list[str]) -> str:
 
 
 # ------------------------------------------------------------------------------ installing
-def verify(entry: ZooEntry, zoo=None) -> Path:
-    """The entry's folder, after checking every file against the index's sha256."""
+def install(name: str, zoo=None, *, store=None, backbone=None, force: bool = False, source: str | None = None,
+            revision: str | None = None, _chain: tuple[str, ...] = ()) -> art.Artifact:
+    """Copy an entry (after its dependencies) into the artifact store; with ``backbone``, refuse a mismatch.
+
+    Everything is verified before the store changes: index and card (``check_entry``), every file's sha256, every
+    weight file opened with safetensors. An installed copy already in the store is re-verified: a damaged copy that
+    came from a zoo is repaired, a damaged local one refused (``force`` replaces any copy). The stored card records
+    ``provenance``: the zoo (``source``, default its folder), ``revision``, the entry and each file's sha256.
+    """
     root = Path(zoo) if zoo is not None else default_zoo()
-    folder = root / entry.path
-    for rel, digest in entry.files.items():
-        if not _inside(rel):
-            raise DataError(f"zoo entry {entry.name} lists an unsafe file name {rel!r}", "re-publish the entry")
-        f = folder / rel
-        if not f.is_file():
-            raise DataError(f"zoo entry {entry.name} is missing {rel}", "pull or re-publish the zoo")
-        if sha256_file(f) != digest:
-            raise DataError(f"zoo entry {entry.name}: {rel} does not match its sha256 in the index",
-                            "the file is corrupted or was changed; pull or re-publish the zoo")
-    if not entry.files or "card.json" not in entry.files:
-        raise DataError(f"zoo entry {entry.name} lists no card.json", "re-publish the entry")
-    return folder
-
-
-def install(name: str, zoo=None, *, store=None, backbone=None, _chain: tuple[str, ...] = ()) -> art.Artifact:
-    """Copy an entry (after its dependencies) into the artifact store; with ``backbone``, refuse a mismatch."""
-    from .tasks import get_task
-
-    entry = get_entry(name, zoo)
+    entries = read_index(root)
+    entry = _lookup(str(name), entries, root)
     if entry.name in _chain:
         raise DataError(f"zoo entries depend on each other in a cycle: {' -> '.join(_chain + (entry.name,))}",
                         "fix depends_on in index.json, or re-publish the entries")
-    get_task(entry.task)  # a task this modxfer knows, hence a safe folder name
-    if backbone is not None and (entry.base["weights_hash"] != backbone.weights_hash
-                                 or int(entry.base["hidden_size"]) != int(backbone.hidden_size)):
+    folder, card = _verified(entry, root, entries)
+    base = card["base"]
+    if backbone is not None and (base["weights_hash"] != backbone.weights_hash
+                                 or base["hidden_size"] != int(backbone.hidden_size)):
         raise AdapterMismatchError(
-            f"zoo adapter {entry.name} was trained on {entry.base['model_id']} (weights {entry.base['weights_hash'][:12]}), "
+            f"zoo adapter {entry.name} was trained on {base['model_id']} (weights {base['weights_hash'][:12]}), "
             f"not on {backbone.model_id} (weights {backbone.weights_hash[:12]})",
             "install it for the backbone it was made for (--base), or train the adapter on this one")
     for dep in entry.depends_on:
-        install(dep, zoo, store=store, backbone=backbone, _chain=_chain + (entry.name,))
-    folder = verify(entry, zoo)
-    card = art.load_card(folder / art.CARD)
-    if card["key"] != entry.key or card["task"] != entry.task:
-        raise DataError(f"zoo entry {entry.name}: its card (task {card['task']!r}, key {str(card['key'])[:12]}) "
-                        "differs from the index", "re-publish the entry")
-    if art.key_of_card(card) != card["key"]:
-        # The store serves artifacts by key: weights may only land under the key their card's request hashes to.
-        raise DataError(f"zoo entry {entry.name}: its key is not the hash of the training request its card "
-                        "describes", "re-publish the entry from the artifact `modxfer train` wrote")
-    existing = art.find(store, card["task"], card["key"])
-    if existing is not None:
-        return existing
+        install(dep, root, store=store, backbone=backbone, force=force, source=source, revision=revision,
+                _chain=_chain + (entry.name,))
+    path = art.path_for(store or art.default_store(), card["task"], card["key"])
+    if not force and path.exists():
+        if art.is_intact(path, card["key"]):
+            return art.load(path)
+        force = _repairable(path, entry)
+    card["provenance"] = {"source": "zoo", "zoo": source or str(root.resolve()), "revision": revision,
+                          "entry": entry.name, "index_sha256": sha256_file(root / INDEX),
+                          "sha256": {rel: d for rel, d in sorted(entry.files.items()) if rel != "README.md"},
+                          "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def write(tmp: Path) -> None:
+        # Hash the bytes as they are copied: what lands in the store is what was verified, even if the zoo changes.
         for rel in entry.files:
-            if rel in (art.CARD, "README.md"):
-                continue
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / rel, tmp / rel)
-    return art.save(store, card, write)
+            if rel not in _EXTRA_FILES and _copy(_plain(folder, rel), tmp / rel) != entry.files[rel]:
+                raise DataError(f"zoo entry {entry.name}: {rel} changed while it was installed", "install it again")
+        art.verify_folder(tmp, card["kind"], f"zoo entry {entry.name}")
+    return art.save(store, card, write, replace=force)
+
+
+def _repairable(path: Path, entry: ZooEntry) -> bool:
+    """A damaged copy in the store is replaced if it came from a zoo; a damaged local artifact is refused."""
+    try:
+        local = art.load_card(path / art.CARD).get("provenance") is None
+    except ModxferError:
+        local = False  # no readable card: nothing there to lose
+    if local:
+        raise DataError(f"the store's copy of {entry.name} at {path} is damaged (missing or unreadable files)",
+                        f"run `modxfer zoo install {entry.name} --force` to replace it with the zoo's verified copy")
+    return True
 
 
 # ------------------------------------------------------------------------------ the hub
@@ -287,9 +440,11 @@ def push(repo_id: str, zoo=None, *, token: str | None = None, private: bool = Fa
     root = Path(zoo) if zoo is not None else default_zoo()
     if not (root / INDEX).is_file():
         raise DataError(f"{root} is not an adapter zoo (no {INDEX})", "publish into it first, or pass --zoo DIR")
+    if not _HUB_ID.match(repo_id):
+        raise ConfigError(f"{show(repo_id)} is not a hub repository id", "write user/name")
     entries = read_index(root)
     for e in entries:
-        verify(e, root)
+        verify(e, root, entries)
     # Only the index and the files it lists: never whatever else sits in the folder.
     patterns = [INDEX] + [f"{e.path}/{rel}" for e in entries for rel in e.files]
     try:
@@ -311,9 +466,11 @@ def pull(source: str, *, revision: str | None = None, token: str | None = None) 
     if Path(source).expanduser().is_dir():
         root = Path(source).expanduser()
     else:
-        if not re.match(r"^[\w.-]+/[\w.-]+$", source):
-            raise ConfigError(f"{source!r} is neither a folder nor a hub repository id",
+        if not _HUB_ID.match(source) or ".." in source:
+            raise ConfigError(f"{show(source)} is neither a folder nor a hub repository id",
                               "pass a local zoo folder or an id such as user/modxfer-adapters")
+        if revision is not None and not re.match(r"^[\w.-]{1,100}$", revision):
+            raise ConfigError(f"revision {show(revision)} is not a branch, tag or commit", "pass e.g. main or a sha")
         from huggingface_hub import snapshot_download
 
         try:

@@ -272,13 +272,15 @@ def test_mlqa_gold_answers_score_100_on_real_data(lang):
 
 
 def test_kinds_and_primary():
-    assert set(metrics.METRIC_KINDS) == {"accuracy", "seqeval", "squad", "mlqa", "retrieval"}
+    assert set(metrics.METRIC_KINDS) == {"accuracy", "seqeval", "squad", "mlqa", "retrieval", "bucc", "map@20"}
     assert {k: metrics.primary(k) for k in metrics.METRIC_KINDS} == {
         "accuracy": "accuracy",
         "seqeval": "f1",
         "squad": "f1",
         "mlqa": "f1",
         "retrieval": "accuracy",
+        "bucc": "f1",
+        "map@20": "map@20",
     }
     # The headline value is always one of the returned keys.
     assert "f1" in metrics.METRIC_KINDS["squad"]({"q": "x"}, {"q": ["x"]})
@@ -301,5 +303,95 @@ def test_score_resolves_the_task_metric():
     assert metrics.score("panx", [["B-LOC", "O"]], [["B-LOC", "O"]])["f1"] == 100.0
     assert metrics.score("mlqa", {"q": "der Hund"}, {"q": ["Hund"]}, lang="de")["exact_match"] == 100.0
     assert metrics.score("tatoeba", [2, 0], [2, 1]) == {"accuracy": 50.0}
+    # XQuAD and TyDiQA-GoldP use the SQuAD v1.1 script (XTREME's squad_em_f1), whatever the language.
+    assert metrics.score("xquad", {"q": "the Normandy"}, {"q": ["Normandy"]}) == {"exact_match": 100.0, "f1": 100.0}
+    assert metrics.score("tydiqa", {"q": "Kairo city"}, {"q": ["Kairo"]})["f1"] == approx(200 / 3)
+    assert metrics.score("bucc", [("d1", "e1")], [("d1", "e1"), ("d2", "e2")])["f1"] == approx(200 / 3)
+    assert metrics.score("mewslix", [["Q2", "Q1"]], [["Q1"]]) == {"map@20": 50.0}
     with pytest.raises(UnknownTaskError):
         metrics.score("nope", [1], [1])
+
+
+
+# --------------------------------------------------------------------------- BUCC, LAReQA, Mewsli-X
+
+
+def test_bucc_f1_counts_mined_pairs_as_sets():
+    gold = ["de-1\ten-1", "de-2\ten-2", "de-3\ten-3", "de-4\ten-4"]  # XTREME's "src<TAB>trg" lines work too
+    mined = [("de-1", "en-1"), ("de-2", "en-9"), ("de-3", "en-3"), ("de-3", "en-3")]  # a duplicate counts once
+    # correct 2 of 3 distinct mined pairs, of 4 gold: P = 2/3, R = 1/2, F1 = 2PR/(P+R) = 4/7
+    out = metrics.score_kind("bucc", mined, gold)
+    assert out == {"f1": approx(400 / 7), "precision": approx(200 / 3), "recall": approx(50.0)}
+    assert metrics.bucc_f1([], gold) == {"f1": 0.0, "precision": 0.0, "recall": 0.0}  # nothing mined
+    with pytest.raises(DataError, match="not a .source id, target id. pair"):
+        metrics.bucc_f1([("de-1",)], gold)
+    with pytest.raises(DataError, match="no gold pair"):
+        metrics.bucc_f1(mined, set())
+
+
+def test_average_precision_at_k_by_hand():
+    # gold {a, c, e}; ranked a x c y e: hits at 1, 3, 5 -> (1/1 + 2/3 + 3/5) / 3
+    assert metrics.average_precision_at_k({"a", "c", "e"}, list("axcye"), 20) == approx((1 + 2 / 3 + 3 / 5) / 3)
+    # cut at k=3: hits at 1 and 3 over min(3, 3) gold
+    assert metrics.average_precision_at_k({"a", "c", "e"}, list("axcye"), 3) == approx((1 + 2 / 3) / 3)
+    # a repeated prediction is not a new hit; the divisor is min(#gold, k)
+    assert metrics.average_precision_at_k({"a", "b"}, list("aab"), 2) == approx(1 / 2)
+    assert metrics.average_precision_at_k(set("abcd"), list("ab"), 2) == approx(1.0)
+
+
+def _xtreme_mewslix_mrr(golds, predictions, k=20):
+    """utils_mewslix.mean_reciprocal_rank on the top k, as XTREME's evaluate() calls it."""
+    rrs = []
+    for gold, preds in zip(golds, predictions):
+        labels = [int(p == gold) for p in preds[:k]]
+        rrs.append(next((1.0 / r for r, lab in enumerate(labels, 1) if lab), 0.0))
+    return sum(rrs) / len(rrs)
+
+
+def test_map_at_20_equals_mewslix_mrr_with_one_gold():
+    rng = np.random.default_rng(0)
+    golds = [f"Q{rng.integers(30)}" for _ in range(200)]
+    preds = [[f"Q{i}" for i in rng.permutation(30)[:25]] for _ in golds]
+    ours = metrics.score_kind("map@20", preds, [[g] for g in golds])["map@20"]
+    assert ours == approx(_xtreme_mewslix_mrr(golds, preds) * 100)
+    # by hand: ranks 1, 2 and beyond 20 -> (1 + 1/2 + 0) / 3
+    hand = metrics.map_at_k([["a"], ["x", "b"], [f"z{i}" for i in range(20)] + ["c"]], [["a"], ["b"], ["c"]])
+    assert hand == {"map@20": approx(50.0)}
+
+
+def test_map_input_errors():
+    with pytest.raises(DataError, match="no gold candidate"):
+        metrics.map_at_k([["a"]], [[]])
+    with pytest.raises(DataError, match="lists of ids"):
+        metrics.map_at_k(["abc"], [["a"]])
+    with pytest.raises(DataError, match="1 predictions but 2 references"):
+        metrics.map_at_k([["a"]], [["a"], ["b"]])
+
+
+# --------------------------------------------------------------------------- the evaluate interface
+
+
+def test_xtreme_metrics_through_evaluate(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_EVALUATE_OFFLINE", "1")
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    from modxfer import xtreme_metric
+
+    panx = xtreme_metric.load("panx", cache_dir=str(tmp_path))
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"], ["O", "O"]]
+    pred = [["I-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O"], ["O", "B-LOC"]]
+    for p, g in zip(pred, gold):  # streamed one example at a time, as evaluate allows
+        panx.add(prediction=p, reference=g)
+    assert panx.compute() == metrics.score("panx", pred, gold)
+    xquad = xtreme_metric.load("xquad", cache_dir=str(tmp_path))
+    out = xquad.compute(predictions=[{"id": "a", "prediction_text": "the Normandy"}, {"id": "b", "prediction_text": "x"}],
+                        references=[{"id": "a", "answers": {"text": ["Normandy"], "answer_start": [3]}},
+                                    {"id": "b", "answers": {"text": ["y z"], "answer_start": [0]}}])
+    assert out == {"exact_match": 50.0, "f1": 50.0}
+    bucc = xtreme_metric.load("bucc", cache_dir=str(tmp_path))
+    out = bucc.compute(predictions=[{"id": "d1", "partners": ["e1"]}, {"id": "d2", "partners": []}],
+                       references=[{"id": "d1", "partners": ["e1"]}, {"id": "d2", "partners": ["e2"]}])
+    assert out["f1"] == approx(200 / 3)
+    mlqa = xtreme_metric.load("mlqa", cache_dir=str(tmp_path))
+    de = mlqa.compute(predictions=[{"id": "q", "prediction_text": "der Hund"}],
+                      references=[{"id": "q", "answers": {"text": ["Hund"], "answer_start": [0]}}], lang="de")
+    assert de["exact_match"] == 100.0

@@ -128,3 +128,25 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert f.stat().st_mode & 0o777 == 0o644 and (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_degradation_relative_to_the_room_above_chance_and_realised_noise_rate():
+    rows = [dict(_row("de", "clean", 60.0), n=40), dict(_row("de", "typo:0.1", 55.0), n=40, noise_rate=0.08),
+            dict(_row("zh", "clean", 30.0), n=40), dict(_row("zh", "homoglyph:0.1", 30.0), n=40, noise_rate=0.0)]
+    s = summarize(rows)
+    deg = {(r["lang"], r["noise"]): r for r in s["degradation"]}
+    de = deg[("de", "typo:0.1")]
+    assert de["chance"] == pytest.approx(100 / 3) and de["noise_rate"] == 0.08
+    assert de["above_chance_degradation"] == pytest.approx(5.0 / (60.0 - 100 / 3))
+    # Below chance there is no room to lose: undefined, not "perfectly robust".
+    assert math.isnan(deg[("zh", "homoglyph:0.1")]["above_chance_degradation"])
+    assert deg[("zh", "homoglyph:0.1")]["noise_rate"] == 0.0
+    g = {(r["level"], r["group"], r["setting"]): r for r in s["groups"]}
+    assert g[("all", "all", "typo:0.1")]["noise_rate"] == 0.08
+
+
+def test_group_counts_only_languages_with_a_value():
+    rows = ROWS + [_row("hi", "clean", None), _row("hi", "typo:0.1", None)]
+    g = {(r["level"], r["group"], r["setting"]): r for r in summarize(rows)["groups"]}
+    assert g[("all", "all", "typo:0.1")]["languages"] == 3  # hi's undefined score is not a fourth language
+    assert g[("family", "Indo-European", "typo:0.1")]["languages"] == 2

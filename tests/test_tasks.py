@@ -9,7 +9,11 @@ from modxfer_cli.main import cli
 
 EXPECTED_INTERMEDIATE = {"mnli", "snli", "anli", "qqp", "cosmosqa", "siqa", "csqa", "squad", "udpos-en", "panx-en",
                          "hellaswag", "ccg"}
-EXPECTED_TARGET = {"xnli", "pawsx", "xcopa", "udpos", "panx", "mlqa", "tatoeba"}
+EXPECTED_TARGET = {"xnli", "pawsx", "xcopa", "udpos", "panx", "mlqa", "tatoeba", "xquad", "tydiqa", "bucc", "lareqa",
+                   "mewslix"}
+ROLE_OF_SPLIT = {"train": "training", "validation": "training", "test": "eval", "lexicon": "lexicon",
+                 "calibration": "calibration", "candidates": "index"}
+SHARED_ACROSS_LANGUAGES = {"eval", "index"}  # parallel evaluation files and multilingual pools repeat ids by design
 
 
 def test_registry_has_every_task_with_its_role():
@@ -19,29 +23,57 @@ def test_registry_has_every_task_with_its_role():
     assert get_task("panx").labels[0] == "O" and get_task("udpos").metric == "seqeval"
 
 
-def test_no_example_is_used_in_two_roles(data_dir):
-    """Collect ids by role (intermediate training, target training, evaluation, lexicon) and check disjointness."""
-    by_role: dict[str, set] = {"intermediate": set(), "target-train": set(), "eval": set(), "lexicon": set()}
+def roles_by_task(data_dir) -> dict[str, dict[str, set]]:
+    """{role: {task: ids}} for every task with data in ``data_dir`` (its profile); roles as ROLE_OF_SPLIT, with
+    training split into intermediate and target training."""
+    by_role: dict[str, dict[str, set]] = {}
     for task in list_tasks():
-        if task.needs_hub:
+        if not task.available(data_dir):
             continue
         per_split = {}
         for split in task.splits:
             langs = task.languages(data_dir) if split in PER_LANGUAGE_SPLITS else ("en",)
             ids = {r["id"] for lang in langs for r in task.rows(split, lang, data_dir=data_dir)}
             per_split[split] = ids
-            role = ("intermediate" if task.role == "intermediate" else "target-train") if split in ("train", "validation") \
-                else ("eval" if split == "test" else "lexicon")
-            if role != "eval":  # parallel evaluation files share ids across languages by design
-                assert not by_role[role] & ids, (task.name, split)
-            by_role[role] |= ids
+            role = ROLE_OF_SPLIT[split]
+            role = f"{task.role}-{role}" if role == "training" else role
+            by_role.setdefault(role, {}).setdefault(task.name, set()).update(ids)
         for a, b in itertools.combinations(per_split, 2):
             assert not per_split[a] & per_split[b], (task.name, a, b)
-    for a, b in itertools.combinations(by_role, 2):
-        shared = by_role[a] & by_role[b]
+    return by_role
+
+
+def check_no_example_in_two_roles(by_role: dict[str, dict[str, set]]) -> None:
+    union = {role: set().union(*tasks.values()) for role, tasks in by_role.items()}
+    for a, b in itertools.combinations(union, 2):
+        shared = union[a] & union[b]
         assert not shared, (a, b, sorted(shared)[:3])
+    for role, tasks in by_role.items():
+        # Within a role, two tasks use the same examples (MLQA and XQuAD train on the same QA data) or none in common.
+        for (ta, a), (tb, b) in itertools.combinations(tasks.items(), 2):
+            assert a == b or not a & b, (role, ta, tb, sorted(a & b)[:3])
+
+
+def test_no_example_is_used_in_two_roles(data_dir):
+    """Collect ids by role (intermediate training, target training, evaluation, lexicon) and check disjointness."""
+    by_role = roles_by_task(data_dir)
+    check_no_example_in_two_roles(by_role)
     # The partitions are real: both halves of the shared files are used.
-    assert len(by_role["intermediate"]) > 20000 and len(by_role["target-train"]) > 20000
+    assert len(set().union(*by_role["intermediate-training"].values())) > 20000
+    assert len(set().union(*by_role["target-training"].values())) > 20000
+
+
+def test_xcopa_validates_on_a_quarter_of_copa_train(data_dir):
+    xcopa = get_task("xcopa")
+    train = xcopa.rows("train", data_dir=data_dir)
+    val = xcopa.rows("validation", data_dir=data_dir)
+    assert (len(train), len(val)) == (300, 100) and not {r["id"] for r in train} & {r["id"] for r in val}
+    from modxfer.tasks.loaders import copa
+    assert {r["id"] for r in train + val} == {r["id"] for r in copa(data_dir, "xcopa/en_copa/train-en.jsonl")}
+    assert "25%" in xcopa.partition_for(data_dir)
+    from modxfer.tasks.base import _cached_rows
+    _cached_rows.cache_clear()
+    assert [r["id"] for r in xcopa.rows("validation", data_dir=data_dir)] == [r["id"] for r in val]
 
 
 def test_parallel_paws_x_lines_never_cross_train_and_test(data_dir):

@@ -13,7 +13,13 @@ Which fields are perturbed, per head type:
                    the example unchanged with a one-time warning.
   extractive_qa    the question, and the context outside the answer spans; answer texts are kept
                    verbatim and answer_start is remapped so context[start:start+len(text)] == text.
-  retrieval        the source side (the non-English sentence); the English target is the index.
+  retrieval        the query side only; the index (English side, candidate pool) stays clean:
+                   Tatoeba pairs: ``source`` (the non-English sentence).
+                   BUCC sentences: ``text`` of ``side == "source"`` rows (the non-English corpus); gold pairs are
+                   by id, so they stay valid.
+                   LAReQA questions: ``question``.
+                   Mewsli-X mentions: ``context`` outside the mention, which is kept verbatim with
+                   ``mention_start`` remapped so context[start:start+len(mention_text)] == mention_text.
 
 Every field gets its own random stream keyed by (seed, example id, field, canonical spec), so
 results do not depend on batch order, worker count or machine.
@@ -149,9 +155,31 @@ def perturb_example(example: dict, head_type: str, spec: str | NoiseSpec, *, see
     elif head_type == "extractive_qa":
         _require(example, ("context", "question", "answers"), head_type)
         out = _perturb_qa(p, spec, example, seed, eid, lang)
-    else:  # retrieval
-        _require(example, ("source",), head_type)
-        out["source"] = _perturb(p, spec, example["source"], seed, eid, lang, "source")
+    else:
+        out = _perturb_retrieval(p, spec, example, seed, eid, lang)
+    return out
+
+
+def _perturb_retrieval(p, spec, ex, seed, eid, lang) -> dict:
+    out = dict(ex)
+    if "source" in ex:  # Tatoeba
+        out["source"] = _perturb(p, spec, ex["source"], seed, eid, lang, "source")
+    elif "side" in ex:  # BUCC
+        _require(ex, ("text",), "retrieval")
+        if ex["side"] == "source":
+            out["text"] = _perturb(p, spec, ex["text"], seed, eid, lang, "text")
+    elif "question" in ex:  # LAReQA
+        out["question"] = _perturb(p, spec, ex["question"], seed, eid, lang, "question")
+    elif "mention_text" in ex:  # Mewsli-X: the mention is the label's anchor, kept like a QA answer span
+        _require(ex, ("context", "mention_start"), "retrieval")
+        as_qa = {"context": ex["context"], "question": "",
+                 "answers": {"text": [ex["mention_text"]], "answer_start": [ex["mention_start"]]}}
+        qa = _perturb_qa(p, spec, as_qa, seed, eid, lang)
+        out["context"], out["mention_start"] = qa["context"], qa["answers"]["answer_start"][0]
+    else:
+        raise DataError(f"retrieval example {eid} has none of the query fields (source, side/text, question, "
+                        f"mention_text); it has {', '.join(ex)}",
+                        "pass rows as the task registry loads them (modxfer.get_task(name).load('test', lang))")
     return out
 
 

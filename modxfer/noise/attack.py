@@ -269,18 +269,20 @@ def word_candidates(texts: list[str], rng: random.Random, k: int, lang: str | No
 class _Scorer:
     """Gold score and prediction for a list of rows, one forward batch per `batch_size` inputs."""
 
-    def __init__(self, evaluator, model, head: str | None, task):
-        from ..batching import collate, eval_batches
+    def __init__(self, evaluator, model, head: str | None, task, forward=None):
+        from ..batching import eval_batches
         from ..features import featurize
+        from ..forward import Forward
 
         self.ev, self.model, self.head, self.task = evaluator, model, head, task
-        self._collate, self._batches, self._featurize = collate, eval_batches, featurize
+        self._batches, self._featurize = eval_batches, featurize
+        self.forward = forward if forward is not None else Forward.plain(
+            evaluator.bb.tokenizer.pad_token_id, evaluator.precision, evaluator.device)
         self.tok = evaluator.bb.tokenizer
         self.max_len = evaluator._max_len(task)
 
     @torch.no_grad()
     def __call__(self, rows: list[dict]) -> tuple[list[float], list]:
-        from .. import precision as prec
         from ..features import length
         from ..modeling import best_span, decode
 
@@ -288,13 +290,11 @@ class _Scorer:
         feats = self._featurize(self.task, rows, self.tok, self.max_len, train=kind == "extractive_qa")
         gold = [0.0] * len(feats)
         preds: list = [None] * len(feats)
-        self.model.eval()
+        # Candidate texts are one-off: their trunk states stay in memory (a repeated query is computed once).
+        prepared = self.forward.prepare(feats, persist=False)
         for idx in self._batches([length(f) for f in feats], self.ev.batch_size):
             batch = [feats[i] for i in idx]
-            inputs = {k: v.to(self.ev.device) for k, v in self._collate(batch, self.tok.pad_token_id).items()
-                      if k in ("input_ids", "attention_mask")}
-            with prec.autocast(self.ev.precision, self.ev.device):
-                out = self.model(**inputs, head=self.head)
+            out = self.forward(self.model, self.forward.batch(prepared, idx), self.head)
             for b, (i, p) in enumerate(zip(idx, decode(self.task, out, batch))):
                 preds[i] = p
                 gold[i] = self._gold(out, b, feats[i])
@@ -341,7 +341,7 @@ def _correct(task, pred, row) -> int:
 
 # ------------------------------------------------------------------------------ the attack
 def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec: str | NoiseSpec, *, seed: int,
-               lang: str | None, candidates_per_step: int = CANDIDATES) -> AttackResult:
+               lang: str | None, candidates_per_step: int = CANDIDATES, forward=None) -> AttackResult:
     spec = parse_spec(spec)
     if spec.name != "adversarial":
         raise ConfigError(f"run_attack needs an adversarial setting, got '{spec}'", "use e.g. adversarial:budget=3")
@@ -350,7 +350,7 @@ def run_attack(evaluator, model, head: str | None, task, rows: list[dict], spec:
     if candidates_per_step < 1:
         raise ConfigError(f"candidates_per_step={candidates_per_step} must be at least 1", "use e.g. 16")
     budget, unit, search = int(spec.severity), spec.get("unit", "chars"), spec.get("search", "greedy")
-    score = _Scorer(evaluator, model, head, task)
+    score = _Scorer(evaluator, model, head, task, forward)
     tagging = task.head == "tagging"
     lexicon = get_lexicon(lang) if unit == "words" else None
 
@@ -443,8 +443,8 @@ def _result(task, rows, lang, out_rows, preds, clean_preds, edits, queries, atta
 
 
 def attack(evaluator, model, head: str | None, task, rows: list[dict], spec: str | NoiseSpec, *, seed: int,
-           lang: str | None, candidates_per_step: int = CANDIDATES):
+           lang: str | None, candidates_per_step: int = CANDIDATES, forward=None):
     """(predictions, references, scores) on the attacked inputs; the hook Evaluator.evaluate calls."""
     res = run_attack(evaluator, model, head, task, rows, spec, seed=seed, lang=lang,
-                     candidates_per_step=candidates_per_step)
+                     candidates_per_step=candidates_per_step, forward=forward)
     return res.preds, res.refs, res.scores

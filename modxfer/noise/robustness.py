@@ -1,7 +1,9 @@
 """Robustness metrics: pure functions on scores, no models or data.
 
 Conventions: scores are "higher is better" (accuracy, F1); degradation is clean - noisy, so a
-positive number means the noise hurt. Relative degradation divides by the clean score.
+positive number means the noise hurt. Relative degradation divides by the clean score; degradation above chance
+divides by the room the model had above chance (clean - chance), so a model at chance, with nothing to lose, is not
+read as robust. Uncertainty for these numbers comes from ``modxfer.analysis`` (bootstrap over examples).
 """
 from __future__ import annotations
 
@@ -19,6 +21,22 @@ def absolute_degradation(clean: float, noisy: float) -> float:
 def relative_degradation(clean: float, noisy: float) -> float:
     """(clean - noisy) / clean; NaN when the clean score is 0 (nothing left to lose)."""
     return (float(clean) - float(noisy)) / float(clean) if clean else math.nan
+
+
+def chance_relative_degradation(clean: float, noisy: float, chance: float) -> float:
+    """(clean - noisy) / (clean - chance); NaN when the clean score is not above chance."""
+    room = float(clean) - float(chance)
+    return (float(clean) - float(noisy)) / room if room > 0 else math.nan
+
+
+def _chance(task: str, n) -> float:
+    from ..errors import ModxferError
+    from ..outcomes import chance
+
+    try:
+        return chance(task, int(n) if n is not None and n == n else None)
+    except ModxferError:
+        return math.nan  # a task this modxfer does not know: no chance level, no chance-relative degradation
 
 
 def degradation_auc(severities: Sequence[float], scores: Sequence[float], *, clean: float,
@@ -106,22 +124,31 @@ def summarize(rows, levels: Sequence[str] = LEVELS) -> dict[str, list[dict]]:
     (``metrics`` dict or a ``metrics.attack_success_rate`` column). Scores of repeated (task, composition, lang,
     noise) rows, e.g. several seeds, are averaged first. Returns lists of records:
 
-      degradation  per language and noise setting: clean, score, absolute and relative degradation, success rate
+      degradation  per language and noise setting: clean, score, absolute and relative degradation, chance level and
+                   degradation relative to the room above chance, realised noise rate (share of characters the
+                   noise changed, from rows' ``noise_rate``; NaN when not recorded), attack success rate
       curves       per language and perturbation: area under the degradation curve over its severities
                    (absolute and relative), when a clean row and at least one severity > 0 are present
       groups       the two above macro-averaged over the languages of each language family and script
-                   (``level`` says which) and over all languages (level "all")
+                   (``level`` says which) and over all languages (level "all"); ``languages`` counts the languages
+                   with a value
     """
     from .. import languages as L
 
     cells: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    noise_rate: dict[tuple, list[float]] = defaultdict(list)
+    sizes: dict[tuple, int] = {}
     for r in rows:
         m = r.get("metrics") if isinstance(r.get("metrics"), Mapping) else {}
         rate = m.get("attack_success_rate", r.get("metrics.attack_success_rate", math.nan))
         rate = math.nan if rate is None else float(rate)
         score = math.nan if r["score"] is None else float(r["score"])  # a metric undefined on this data
         cells[(r["task"], r["composition"], r["lang"], r["noise"])].append((score, rate))
+        changed = r.get("noise_rate")
+        noise_rate[(r["task"], r["lang"], r["noise"])].append(math.nan if changed is None else float(changed))
+        sizes[(r["task"], r["lang"])] = r.get("n")
     mean = {k: (sum(s for s, _ in v) / len(v), _nanmean([x for _, x in v])) for k, v in cells.items()}
+    chance = {k: _chance(k[0], n) for k, n in sizes.items()}
 
     def info(lang: str) -> dict:
         lg = L.find(lang)  # a code the table lacks still gets its per-language numbers
@@ -136,7 +163,10 @@ def summarize(rows, levels: Sequence[str] = LEVELS) -> dict[str, list[dict]]:
         degradation.append({"task": task, "composition": comp, "lang": lang, **info(lang), "noise": noise,
                             "clean": clean[0], "score": score,
                             "abs_degradation": absolute_degradation(clean[0], score),
-                            "rel_degradation": relative_degradation(clean[0], score), "attack_success_rate": rate})
+                            "rel_degradation": relative_degradation(clean[0], score),
+                            "chance": chance[(task, lang)],
+                            "above_chance_degradation": chance_relative_degradation(clean[0], score, chance[(task, lang)]),
+                            "noise_rate": _nanmean(noise_rate[(task, lang, noise)]), "attack_success_rate": rate})
         curve = curve_of(noise)
         if curve is not None:
             points[(task, comp, lang, curve[0])].append((curve[1], score))
@@ -151,14 +181,17 @@ def summarize(rows, levels: Sequence[str] = LEVELS) -> dict[str, list[dict]]:
     groups = []
     for level in (*levels, "all"):
         for records, what, values in ((degradation, "noise", ("abs_degradation", "rel_degradation",
+                                                              "above_chance_degradation", "noise_rate",
                                                               "attack_success_rate")),
                                       (curves, "perturbation", ("auc", "rel_auc"))):
             by: dict[tuple, list[dict]] = defaultdict(list)
             for rec in records:
                 by[(rec["task"], rec["composition"], rec[what], "all" if level == "all" else rec[level])].append(rec)
             for (task, comp, name, group), recs in by.items():
+                key = "abs_degradation" if what == "noise" else "auc"
+                # Languages with a value only: an undefined score is no language of the average.
                 out = {"level": level, "group": group, "task": task, "composition": comp, "kind": what, "setting": name,
-                       "languages": len(recs)}
+                       "languages": sum(1 for rec in recs if not math.isnan(rec[key]))}
                 out.update({v: _nanmean([rec[v] for rec in recs]) for v in values})
                 groups.append(out)
     return {"degradation": degradation, "curves": curves, "groups": groups}

@@ -10,9 +10,13 @@
     noise: [clean, "typo:0.05"]
     seeds: [0, 1]
     budget: {examples: 1000, epochs: 1, eval_examples: 200}
-    training: {adapter: seq_bn, batch_size: 32, learning_rate: null, max_length: 128}
+    training: {adapter: seq_bn, batch_size: 32, learning_rate: null, max_length: 128, trunk_layers: null}
     precision: auto
     output: runs/quickstart               # the run directory (relative paths: to the working directory)
+
+Strict reading: UTF-8 only, no duplicate keys, no anchors/aliases, at most ``MAX_DEPTH`` levels of nesting; numbers
+finite and in range (seeds < 2**32); the name a slug (the default run directory is ``runs/<name>``); output,
+artifacts and data_dir paths checked for files in the way before any work starts.
 
 Composition kinds expand against ``intermediates`` for every target: ``target`` is T alone, ``stack`` is I>T for
 each intermediate I, ``fusion`` is fuse(all intermediates)>T, ``full`` is full:T (the fully fine-tuned baseline; write
@@ -23,13 +27,16 @@ string applies to the target it names; ``*`` as its target applies it to every t
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..cards import show
 from ..composition import KINDS, Composition
 from ..errors import ConfigError, ModxferError
 
@@ -38,11 +45,18 @@ from ..errors import ConfigError, ModxferError
 PRECISIONS = ("auto", "bf16", "fp32")
 
 TOP_KEYS = ("name", "backbone", "intermediates", "targets", "languages", "compositions", "noise", "seeds", "budget",
-            "training", "precision", "output", "artifacts", "data_dir", "resources")
+            "training", "precision", "output", "artifacts", "data_dir", "resources", "trunk_layers")
 BUDGET_KEYS = ("examples", "epochs", "eval_examples")
-TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length")
+TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length", "trunk_layers")
 RESOURCE_KEYS = ("train", "eval")
 RESOURCE_FIELDS = ("num_cpus", "num_gpus")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+MAX_DEPTH = 16  # a sweep config nests four levels; deeper is a mistake or an attack on the parser
+MAX_BYTES = 1 << 20
+MAX_SEED = 2**32  # numpy's seed range
+# Upper bounds: generous enough for any real study, tight enough to catch a typo (1e9 epochs) before a run starts.
+_HIGH = {"budget.examples": 10**9, "budget.eval_examples": 10**9, "budget.epochs": 10_000,
+         "training.batch_size": 1 << 16, "training.learning_rate": 10.0, "training.max_length": 1 << 16}
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class SweepConfig:
     batch_size: int = 32
     learning_rate: float | None = None
     max_length: int = 128
+    trunk_layers: int | None = None  # None: the backbone's default; checked against the backbone when it loads
     # Ray resource requests per cell kind; they change where cells run, never what they compute.
     resources: dict = field(default_factory=lambda: {"train": {"num_cpus": 1, "num_gpus": 0},
                                                      "eval": {"num_cpus": 1, "num_gpus": 0}})
@@ -86,7 +101,7 @@ class SweepConfig:
         """Keyword arguments for ``modxfer.training.train`` / ``train_key`` (besides the composition)."""
         return {"config": self.adapter, "examples": self.examples, "epochs": self.epochs, "seed": seed,
                 "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "max_length": self.max_length}
+                "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers}
 
 
 def load_config(path: str | os.PathLike, *, output: str | os.PathLike | None = None) -> SweepConfig:
@@ -94,13 +109,70 @@ def load_config(path: str | os.PathLike, *, output: str | os.PathLike | None = N
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep config {path} does not exist", "pass the path of a YAML file (see configs/)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {e}", "fix the syntax at the position shown") from None
+    raw = read_yaml(path)
     if output is not None:
         raw = {**(raw or {}), "output": str(output)}
     return parse_config(raw, default_name=path.stem, where=path.name)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML without the features that turn a small file into a huge or ambiguous one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None) is not None:
+            raise _Refused("anchors and aliases (&name, *name) are not supported; write the values out",
+                           self.peek_event().start_mark)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+            except TypeError:  # an unhashable key; the base class reports it
+                break
+            if dup:
+                raise _Refused(f"duplicate key {show(key)}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class _Refused(Exception):
+    def __init__(self, what: str, mark):
+        super().__init__(what)
+        self.what, self.line = what, (mark.line + 1 if mark is not None else None)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file read strictly: UTF-8, no duplicate keys, no aliases, bounded size and depth."""
+    from ..io import decode_utf8
+
+    data = path.read_bytes()
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path} is {len(data)} bytes; a sweep config is a few hundred",
+                          "check that this is the config you meant")
+    try:
+        text = decode_utf8(data, path, "save the config as UTF-8")
+    except ModxferError as e:
+        raise ConfigError(e.problem, e.fix) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _Refused as e:
+        raise ConfigError(f"{path}:{e.line}: {e.what}", "fix the config at that line") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: {path.name} is not valid YAML: {str(e.problem or e.context)[:200]}",
+                          "fix the syntax at the position shown") from None
+    except (yaml.YAMLError, RecursionError, ValueError) as e:
+        raise ConfigError(f"{path} is not valid YAML: {str(e)[:200]}", "fix the syntax") from None
 
 
 def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config") -> SweepConfig:
@@ -119,6 +191,9 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     root = resolve_data_dir(data_dir)
 
     name = _str(raw.get("name", default_name), "name", where)
+    if not NAME_RE.match(name):
+        raise ConfigError(f"{where}: name {show(name)} is not a plain name (it names the folder runs/<name>)",
+                          "use letters, digits, '_', '.' and '-', starting with a letter or digit")
     backbone = _str(raw.get("backbone", "embedded"), "backbone", where)
     if backbone != "embedded" and Path(backbone).expanduser().exists():
         backbone = str(Path(backbone).expanduser().resolve())  # workers may not share the working directory
@@ -140,16 +215,19 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     if lr is not None:
         lr = float(_positive(lr, "training.learning_rate", where, float))
     max_length = _positive(training.get("max_length", 128), "training.max_length", where, int)
+    trunk_layers = _trunk_layers(raw, training, where)
     precision = raw.get("precision", "auto")
     if precision not in PRECISIONS:
-        raise ConfigError(f"{where}: precision {precision!r} is not allowed", f"use one of: {', '.join(PRECISIONS)}")
+        raise ConfigError(f"{where}: precision {show(precision)} is not allowed", f"use one of: {', '.join(PRECISIONS)}")
     output = _path(raw, "output", where) if raw.get("output") is not None else Path("runs", name).resolve()
     artifacts = _path(raw, "artifacts", where) if raw.get("artifacts") is not None else output / "artifacts"
+    for key, p in (("output", output), ("artifacts", artifacts)):
+        _writable_folder(p, key, where)
     return SweepConfig(
         name=name, backbone=backbone, intermediates=intermediates, targets=targets, compositions=compositions,
         noise=noise, seeds=seeds, examples=examples, epochs=epochs, eval_examples=eval_examples, precision=precision,
         output=output, artifacts=artifacts, data_dir=Path(root).resolve(), adapter=adapter, batch_size=batch_size,
-        learning_rate=lr, max_length=max_length, resources=_resources(raw, where), raw=raw,
+        learning_rate=lr, max_length=max_length, trunk_layers=trunk_layers, resources=_resources(raw, where), raw=raw,
     )
 
 
@@ -161,21 +239,21 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], section: str, where: st
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise ConfigError(f"{where}: unknown key {key!r} in {section}{hint}",
+            raise ConfigError(f"{where}: unknown key {show(key)} in {section}{hint}",
                               f"allowed keys in {section}: {', '.join(allowed)}")
 
 
 def _section(raw: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
     value = raw.get(key) or {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}", f"write e.g. {key}: {{{allowed[0]}: ...}}")
+        raise ConfigError(f"{where}: {key} must be a mapping, got {show(value)}", f"write e.g. {key}: {{{allowed[0]}: ...}}")
     _check_keys(value, allowed, key, where)
     return value
 
 
 def _str(value: Any, key: str, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}", f"set {key} to a name")
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ConfigError(f"{where}: {key} must be a non-empty string, got {show(value)}", f"set {key} to a name")
     return value.strip()
 
 
@@ -183,25 +261,62 @@ def _path(raw: dict, key: str, where: str) -> Path:
     return Path(_str(raw[key], key, where)).expanduser().resolve()
 
 
+def _writable_folder(path: Path, key: str, where: str) -> None:
+    """A folder the run will create or reuse: nothing that is a file may stand at it or above it."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is a file" if p == path else f"is under the file {p}"
+                raise ConfigError(f"{where}: {key} {str(path)!r} {what}, so no folder can be made there",
+                                  f"point {key} at a folder, or move the file away")
+            return
+
+
+def _trunk_layers(raw: dict, training: dict, where: str) -> int | None:
+    """``trunk_layers`` at the top level or under ``training`` (not both): an int >= 0, or absent/null for the
+    backbone's default. Its upper bound is the backbone's depth, checked when the backbone loads."""
+    if raw.get("trunk_layers") is not None and training.get("trunk_layers") is not None:
+        raise ConfigError(f"{where}: trunk_layers is set both at the top level and under training",
+                          "set it in one place")
+    value = raw.get("trunk_layers", training.get("trunk_layers"))
+    if value is None:
+        value = training.get("trunk_layers")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1024:
+        raise ConfigError(f"{where}: trunk_layers must be a whole number >= 0, got {show(value)}",
+                          "set trunk_layers to how many frozen layers sit below the first adapter, or remove it")
+    return value
+
+
 def _as_list(value: Any, key: str, where: str) -> list:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return [value]
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where}: {key} must be a non-empty list, got {value!r}", f"write {key}: [a, b, ...]")
+        raise ConfigError(f"{where}: {key} must be a non-empty list, got {show(value)}", f"write {key}: [a, b, ...]")
+    if len(value) > 10_000:
+        raise ConfigError(f"{where}: {key} lists {len(value)} items", "list at most a few hundred")
     return value
 
 
 def _positive(value: Any, key: str, where: str, kind: type) -> int | float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or float(value).is_integer())
-    if not ok or value <= 0:
+    high = _HIGH.get(key, math.inf)
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+          and (kind is float or float(value).is_integer()) and value > 0)
+    if not ok:
         what = "a whole number >= 1" if kind is int else "a number > 0"
-        raise ConfigError(f"{where}: {key} must be {what}, got {value!r}", f"set {key} to {what}")
+        raise ConfigError(f"{where}: {key} must be {what}, got {show(value)}", f"set {key} to {what}")
+    if value > high:
+        raise ConfigError(f"{where}: {key} must be at most {high:g}, got {show(value)}",
+                          f"set {key} to a value a study can use")
     return kind(value)
 
 
 def _task(name: Any, key: str, where: str):
     from ..tasks import get_task
 
+    if not isinstance(name, str) or len(name) > 64:
+        raise ConfigError(f"{where}: {key}: {show(name)} is not a task name", "see `modxfer tasks` for the names")
     try:
         return get_task(str(name))
     except ModxferError as e:
@@ -279,14 +394,14 @@ def _languages(task, spec: Any, key: str, where: str, root) -> tuple[str, ...]:
                 raise ConfigError(f"{where}: {key}: {e.problem}", e.fix) from None
             picked = [c for c in (lookup(m) for m in members) if c]
             if not picked:
-                raise ConfigError(f"{where}: {key}: task {task.name!r} has no language of family {family!r}",
+                raise ConfigError(f"{where}: {key}: task {task.name!r} has no language of family {show(family)}",
                                   f"{task.name} has: {', '.join(available)}")
         else:
             found = lookup(item)
             if found is None:
                 close = difflib.get_close_matches(item, available, n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise ConfigError(f"{where}: {key}: task {task.name!r} has no data for language {item!r}{hint}",
+                raise ConfigError(f"{where}: {key}: task {task.name!r} has no data for language {show(item)}{hint}",
                                   f"use languages it has: {', '.join(available)} (or `all`, or family:NAME)")
             picked = [found]
         out += [c for c in picked if c not in out]
@@ -306,7 +421,7 @@ def _compositions(value: Any, intermediates: tuple[str, ...], targets: tuple[Tar
         text = str(item).strip()
         if text in KINDS:
             if text in ("stack", "fusion") and not intermediates:
-                raise ConfigError(f"{where}: compositions: {text!r} needs intermediates, and none are listed",
+                raise ConfigError(f"{where}: compositions: {show(text)} needs intermediates, and none are listed",
                                   "add intermediates: [mnli, ...] or remove it")
             if text == "fusion" and len(intermediates) < 2:
                 raise ConfigError(f"{where}: compositions: 'fusion' fuses at least two intermediates; "
@@ -326,7 +441,7 @@ def _compositions(value: Any, intermediates: tuple[str, ...], targets: tuple[Tar
         if text not in names and all(ch not in text for ch in ">:(*"):
             close = difflib.get_close_matches(text, [*KINDS, *names], n=2, cutoff=0.6)
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise ConfigError(f"{where}: compositions: {text!r} is neither a composition kind nor a target{hint}",
+            raise ConfigError(f"{where}: compositions: {show(text)} is neither a composition kind nor a target{hint}",
                               f"use a kind ({', '.join(KINDS)}) or a composition such as mnli>{names[0]}")
         expanded = [text[:-1] + t for t in names] if text.endswith("*") else [text]
         for s in expanded:
@@ -336,14 +451,19 @@ def _compositions(value: Any, intermediates: tuple[str, ...], targets: tuple[Tar
                 raise ConfigError(f"{where}: compositions: {e.problem}",
                                   f"{e.fix}; or a kind: {', '.join(KINDS)}") from None
             if c.target not in names:
-                raise ConfigError(f"{where}: compositions: {text!r} targets {c.target!r}, which is not in targets",
+                raise ConfigError(f"{where}: compositions: {show(text)} targets {c.target!r}, which is not in targets",
                                   f"add {c.target} to targets, or use one of: {', '.join(names)}")
             missing = [i for i in c.intermediates if i not in intermediates]
             if missing:
-                raise ConfigError(f"{where}: compositions: {text!r} uses {', '.join(map(repr, missing))}, not in "
+                raise ConfigError(f"{where}: compositions: {show(text)} uses {', '.join(map(repr, missing))}, not in "
                                   f"intermediates ({', '.join(intermediates) or 'none'})",
                                   "add it to intermediates, so its adapter is trained and recorded")
             add(c)
+    for c in out:
+        if c.target in c.intermediates:  # e.g. `stack` with intermediates [xnli] and target xnli: xnli>xnli
+            raise ConfigError(f"{where}: compositions: {c} uses {c.target!r} as an intermediate of itself",
+                              f"remove {c.target} from intermediates, or list compositions for the other targets "
+                              "explicitly (e.g. \"xnli>xcopa\")")
     # Grouped by target (in the order targets are listed), each group in the order its kinds were written.
     return tuple(sorted(out, key=lambda c: names.index(c.target)))
 
@@ -363,7 +483,9 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     seeds = []
     for s in _as_list(value, "seeds", where):
         if not isinstance(s, int) or isinstance(s, bool) or s < 0:
-            raise ConfigError(f"{where}: seeds: {s!r} is not a whole number >= 0", "write seeds: [0, 1, 2]")
+            raise ConfigError(f"{where}: seeds: {show(s)} is not a whole number >= 0", "write seeds: [0, 1, 2]")
+        if s >= MAX_SEED:
+            raise ConfigError(f"{where}: seeds: {show(s)} is too large (seeds are below 2**32)", "write seeds: [0, 1, 2]")
         if s in seeds:
             raise ConfigError(f"{where}: seeds lists {s} twice", "list each seed once")
         seeds.append(s)
@@ -376,12 +498,12 @@ def _resources(raw: dict, where: str) -> dict:
     for kind, value in section.items():
         value = value or {}
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: resources.{kind} must be a mapping, got {value!r}",
+            raise ConfigError(f"{where}: resources.{kind} must be a mapping, got {show(value)}",
                               "write e.g. resources: {train: {num_cpus: 2, num_gpus: 1}}")
         _check_keys(value, RESOURCE_FIELDS, f"resources.{kind}", where)
         for k, v in value.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                raise ConfigError(f"{where}: resources.{kind}.{k} must be a number >= 0, got {v!r}",
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 4096:
+                raise ConfigError(f"{where}: resources.{kind}.{k} must be a number from 0 to 4096, got {show(v)}",
                                   f"set {k} to how many the cell needs (fractions allowed)")
             out[kind][k] = v
     return out

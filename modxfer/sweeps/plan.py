@@ -174,4 +174,27 @@ def estimate(plan: Plan) -> dict:
         out[f"{c.kind}_seconds"] += sec
     out["seconds"] = out["train_seconds"] + out["eval_seconds"] + STARTUP_SECONDS
     out["scale"] = _scale(plan.config.backbone)
+    out["warnings"] = budget_warnings(plan, costs)
+    return out
+
+
+MIN_STEPS = 300  # below a few hundred optimisation steps, small adapters on a frozen encoder often stay near chance
+
+
+def budget_warnings(plan: Plan, costs: dict[str, tuple[int, float]] | None = None) -> list[str]:
+    """One line per trained piece whose budget gives fewer than MIN_STEPS optimisation steps."""
+    import math
+
+    cfg = plan.config
+    costs = costs or cell_costs(plan)
+    out = []
+    for c in plan.train_cells:
+        if c.seed != cfg.seeds[0]:
+            continue
+        n = costs[c.id][0]
+        steps = math.ceil(math.ceil(n / cfg.batch_size) * cfg.epochs)
+        if steps < MIN_STEPS:
+            out.append(f"{c.composition} trains {steps} steps ({n} examples x {cfg.epochs:g} epochs / batch "
+                       f"{cfg.batch_size}); fewer than {MIN_STEPS} often leaves a model near chance: raise "
+                       "budget.examples or budget.epochs (the competence check will flag it)")
     return out

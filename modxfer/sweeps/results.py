@@ -11,15 +11,22 @@ from ..errors import ConfigError
 from ..io import atomic_write_bytes
 from .store import Store
 
-COLUMNS = ["task", "composition", "kind", "lang", "family", "noise", "seed", "metric", "score", "n", "cell"]
+COLUMNS = ["task", "composition", "kind", "lang", "family", "noise", "seed", "metric", "score", "n", "cell",
+           "noise_rate", "noise_words_rate", "competence"]
 FORMATS = ("csv", "parquet")
+# What a trained model's card says about it (``card["competence"]["learned"]``: its validation CI lies above
+# chance); "unknown" for cards written before modxfer checked, "n/a" for cells that use no trained artifact.
+LEARNED, NOT_LEARNED, UNKNOWN, NOT_APPLICABLE = "learned", "not learned", "unknown", "n/a"
 
 
-def load_results(run_dir: str | os.PathLike):
+def load_results(run_dir: str | os.PathLike, *, outcomes: bool = False):
     """One row per (cell, language, noise setting) of the run's current plan, finished cells only.
 
     Columns: task, composition, kind (target/stack/fusion/full), lang, family, noise, seed, metric, score, n (examples
-    scored), cell (its key), then every metric the task reports as ``metrics.<name>``.
+    scored), cell (its key), noise_rate and noise_words_rate (share of characters / words the noise changed; NaN for
+    clean rows and runs that did not record it), competence (whether the trained models the cell uses learned: see
+    ``LEARNED`` and friends), then every metric the task reports as ``metrics.<name>``. With ``outcomes`` an
+    ``outcomes`` column holds each row's per-example outcomes (``modxfer.outcomes``), None where the run has none.
     """
     import pandas as pd
 
@@ -28,19 +35,76 @@ def load_results(run_dir: str | os.PathLike):
 
     with Store(run_dir) as store:
         rows = store.results()
+        details = {(d["cell"], d["lang"], d["noise"]): d for d in store.details()}
+        competence = cell_competence(store)
     records = []
     for r in rows:
         lang = L.find(r["lang"])
         family = lang.family if lang else None
+        d = details.get((r["cell"], r["lang"], r["noise"]), {})
         rec = {"task": r["task"], "composition": r["composition"], "kind": Composition.parse(r["composition"]).kind,
                "lang": r["lang"], "family": family, "noise": r["noise"], "seed": r["seed"], "metric": r["metric"],
-               "score": r["score"], "n": r["n"], "cell": r["cell"]}
+               "score": r["score"], "n": r["n"], "cell": r["cell"], "noise_rate": _nan(d.get("noise_rate")),
+               "noise_words_rate": _nan(d.get("noise_words_rate")),
+               "competence": competence.get(r["cell"], {}).get("status", UNKNOWN)}
+        if outcomes:
+            rec["outcomes"] = d.get("outcomes")
         rec.update({f"metrics.{k}": v for k, v in json.loads(r["metrics"]).items()})
         records.append(rec)
     df = pd.DataFrame.from_records(records)
     if df.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=COLUMNS + (["outcomes"] if outcomes else []))
     return df
+
+
+def _nan(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def competence_status(card: dict | None) -> str:
+    """LEARNED / NOT_LEARNED from a card's competence record; UNKNOWN when it has none (an older card)."""
+    comp = (card or {}).get("competence")
+    if not isinstance(comp, dict) or not isinstance(comp.get("learned"), bool):
+        return UNKNOWN
+    return LEARNED if comp["learned"] else NOT_LEARNED
+
+
+def artifact_competence(store: Store) -> list[dict]:
+    """Per train cell of the current plan: its id, key and status, and the card's competence record (None when the
+    cell is unfinished or its card predates the check)."""
+    cards = {a["cell"]: json.loads(a["card"]) for a in store.artifacts()}
+    out = []
+    for c in store.cells():
+        if c["kind"] != "train":
+            continue
+        card = cards.get(c["key"])
+        status = competence_status(card) if c["status"] == "done" and card is not None else UNKNOWN
+        out.append({"cell": c["key"], "id": c["id"], "status": status,
+                    "competence": (card or {}).get("competence"), "finished": c["status"] == "done"})
+    return out
+
+
+def cell_competence(store: Store) -> dict[str, dict]:
+    """Per eval cell: the status of the trained models it uses, directly or through what they build on (the worst
+    of them: not learned, then unknown), and the ids of the train cells behind a status other than learned."""
+    cells = {c["key"]: c for c in store.cells()}
+    trained = {a["cell"]: a for a in artifact_competence(store)}
+    out = {}
+    for key, c in cells.items():
+        if c["kind"] != "eval":
+            continue
+        seen, todo = set(), list(json.loads(c["needs"]))
+        while todo:
+            k = todo.pop()
+            if k not in seen and k in cells:
+                seen.add(k)
+                todo += json.loads(cells[k]["needs"])
+        used = [trained[k] for k in seen if k in trained]
+        statuses = {u["status"] for u in used}
+        status = (NOT_LEARNED if NOT_LEARNED in statuses else UNKNOWN if UNKNOWN in statuses
+                  else LEARNED if used else NOT_APPLICABLE)
+        out[key] = {"status": status, "artifacts": sorted(u["id"] for u in used if u["status"] != LEARNED)}
+    return out
 
 
 def robustness(run_dir: str | os.PathLike) -> dict[str, list[dict]]:

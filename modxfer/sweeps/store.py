@@ -4,6 +4,10 @@ Cells are keyed by content (see ``keys.py``), so a cell finished by any earlier 
 redone, and a changed input gets a new key and reruns. ``plan`` lists the keys of the current config's cells: what
 status, export and results report. A cell's results and its 'done' status are written in one transaction, so a
 process killed at any instant leaves either both or neither.
+
+Alongside each result row, ``row_details`` keeps what the report's statistics need: the row's per-example outcomes
+(``modxfer.outcomes``; zlib-compressed JSON, never pickle) and the realised noise rates. It is written in the same
+transaction as the row. Runs made before it existed simply have no details: readers get None and say so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import socket
 import sqlite3
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -54,6 +59,15 @@ CREATE TABLE IF NOT EXISTS results (
     score       REAL,
     metrics     TEXT NOT NULL,
     n           INTEGER NOT NULL,
+    PRIMARY KEY (cell, lang, noise)
+);
+CREATE TABLE IF NOT EXISTS row_details (
+    cell             TEXT NOT NULL REFERENCES cells(key),
+    lang             TEXT NOT NULL,
+    noise            TEXT NOT NULL,
+    outcomes         BLOB,
+    noise_rate       REAL,
+    noise_words_rate REAL,
     PRIMARY KEY (cell, lang, noise)
 );
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -162,6 +176,7 @@ class Store:
         """Record a cell's results (or artifact) and mark it done: all or nothing."""
         with self.transaction() as db:
             db.execute("DELETE FROM results WHERE cell=?", (key,))
+            db.execute("DELETE FROM row_details WHERE cell=?", (key,))
             for r in rows:
                 db.execute(
                     "INSERT INTO results (cell, composition, task, lang, noise, seed, metric, score, metrics, n) "
@@ -169,6 +184,9 @@ class Store:
                     (key, r["composition"], r["task"], r["lang"], r["noise"], int(r["seed"]), r["metric"],
                      None if r["score"] is None else float(r["score"]),
                      json.dumps(r.get("metrics", {}), sort_keys=True), int(r["n"])))
+                db.execute("INSERT INTO row_details VALUES (?, ?, ?, ?, ?, ?)",
+                           (key, r["lang"], r["noise"], _pack(r.get("outcomes")), _rate(r.get("noise_rate")),
+                            _rate(r.get("noise_words_rate"))))
             if artifact is not None:
                 db.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
                            (key, artifact["key"], artifact["path"], artifact["sha256"],
@@ -209,8 +227,36 @@ class Store:
             "SELECT r.* FROM plan p JOIN results r ON r.cell = p.key JOIN cells c ON c.key = p.key "
             "WHERE c.status = 'done' ORDER BY p.ord, r.lang, r.noise").fetchall()
 
+    def details(self) -> list[sqlite3.Row]:
+        """(cell, lang, noise, outcomes, noise_rate, noise_words_rate) of finished cells of the current plan, with
+        outcomes unpacked to a dict (None where the row has none)."""
+        rows = self.db.execute(
+            "SELECT d.* FROM plan p JOIN row_details d ON d.cell = p.key JOIN cells c ON c.key = p.key "
+            "WHERE c.status = 'done' ORDER BY p.ord, d.lang, d.noise").fetchall()
+        return [{**dict(r), "outcomes": _unpack(r["outcomes"])} for r in rows]
+
     def artifacts(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT a.* FROM plan p JOIN artifacts a ON a.cell = p.key ORDER BY p.ord").fetchall()
+
+
+def _pack(outcomes: dict | None) -> bytes | None:
+    if outcomes is None:
+        return None
+    return zlib.compress(json.dumps(outcomes, separators=(",", ":"), allow_nan=False).encode("utf-8"), 6)
+
+
+def _unpack(blob: bytes | None) -> dict | None:
+    if blob is None:
+        return None
+    try:
+        return json.loads(zlib.decompress(blob).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError) as e:
+        raise ModxferError(f"damaged per-example outcomes in the run database ({e})",
+                           "run the sweep into a new output directory (trained artifacts in the store are reused)") from None
+
+
+def _rate(v) -> float | None:
+    return None if v is None else float(v)
 
 
 def lock_holder(run_dir: str | os.PathLike) -> str | None:

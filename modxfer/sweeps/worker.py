@@ -26,7 +26,8 @@ def runner_settings(config: SweepConfig) -> dict:
     return {"backbone": config.backbone, "data_dir": str(config.data_dir), "store": str(config.artifacts),
             "adapter": config.adapter, "examples": config.examples, "epochs": config.epochs,
             "eval_examples": config.eval_examples, "precision": config.precision, "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate, "max_length": config.max_length}
+            "learning_rate": config.learning_rate, "max_length": config.max_length,
+            "trunk_layers": config.trunk_layers}
 
 
 def tree_sha256(path: Path) -> str:
@@ -47,7 +48,8 @@ class CellRunner:
         s = self.s
         return {"config": s["adapter"], "examples": s["examples"], "epochs": s["epochs"], "seed": seed,
                 "precision": s["precision"], "base": s["backbone"], "batch_size": s["batch_size"],
-                "learning_rate": s["learning_rate"], "max_length": s["max_length"]}
+                "learning_rate": s["learning_rate"], "max_length": s["max_length"],
+                "trunk_layers": s.get("trunk_layers")}
 
     @property
     def evaluator(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,8 +17,17 @@ from .partition import split_keys
 
 ROLES = ("intermediate", "target")
 HEADS = ("classification", "multiple_choice", "tagging", "extractive_qa", "retrieval")
-SPLITS = ("train", "validation", "test", "lexicon")
-PER_LANGUAGE_SPLITS = ("test", "lexicon")  # the others are English training data
+# calibration: held-out gold data a metric tunes on (BUCC's mining threshold); candidates: the pool a retrieval
+# target ranks (LAReQA's sentences, Mewsli-X's entities). Both are read clean, never trained on.
+SPLITS = ("train", "validation", "test", "lexicon", "calibration", "candidates")
+PER_LANGUAGE_SPLITS = ("test", "lexicon", "calibration", "candidates")  # the others are English training data
+
+# Data profiles: which files a task's splits come from. ``offline`` is what the shared data directory holds (dev
+# sets stand in for training data); ``paper`` is Phang et al. 2020's protocol for users online (full training
+# splits, XTREME-R test splits, dev splits for model selection). ``modxfer data fetch --profile paper`` records it
+# in the data directory's PROFILE_FILE; a directory without one is ``offline``.
+PROFILES = ("offline", "paper")
+PROFILE_FILE = "modxfer-profile.json"
 
 # A split loader returns rows for (data_dir, lang); each row has an "id" naming its file and position.
 Loader = Callable[[Path, str], list[dict]]
@@ -43,6 +53,33 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
         if (p / "README.md").is_file() or (p / "xnli").is_dir():
             return p
     return cache_dir() / "data"
+
+
+def data_profile(data_dir: str | os.PathLike | None = None) -> str:
+    """The data profile of a data directory: ``paper`` where ``data fetch --profile paper`` marked it, else ``offline``."""
+    path = resolve_data_dir(data_dir) / PROFILE_FILE
+    if not path.is_file():
+        return "offline"
+    try:
+        profile = json.loads(path.read_text(encoding="utf-8"))["profile"]
+    except (OSError, ValueError, KeyError, TypeError):
+        profile = None
+    if profile not in PROFILES:
+        raise DataError(f"{path} does not name a data profile ({' or '.join(PROFILES)})",
+                        "delete it (the directory is then read as 'offline'), or re-run "
+                        "`modxfer data fetch TASK --profile paper` into an empty directory")
+    return profile
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Where one task's splits come from under one data profile."""
+
+    loaders: dict[str, "Loader"]
+    partition: str  # how the examples are drawn, for cards and docs
+    lang_pattern: str | None = None
+    files: tuple[str, ...] = ()  # must all exist for the task to be available
+    unavailable: tuple[str, str] | None = None  # (problem, fix) where the profile cannot serve the task at all
 
 
 @dataclass(frozen=True)
@@ -72,22 +109,47 @@ class Task:
     hub: HubSource | None = None
     needs_hub: bool = False
     files: tuple[str, ...] = field(default=())
+    unavailable: tuple[str, str] | None = None  # offline: (problem, fix) where the offline data cannot serve it
+    paper: Protocol | None = None  # the paper profile's protocol; None: the same files as offline
+    official_languages: tuple[str, ...] = ()  # XTREME-R's evaluation languages (what `--languages all` fetches)
 
     def __post_init__(self):
         assert self.role in ROLES and self.head in HEADS, (self.role, self.head)
+        assert self.paper is None or set(self.paper.loaders) == set(self.loaders), self.name
 
     @property
     def splits(self) -> tuple[str, ...]:
         return tuple(s for s in SPLITS if s in self.loaders)
 
+    def protocol(self, data_dir_: str | os.PathLike | None = None, profile: str | None = None) -> Protocol:
+        """The splits' sources under ``profile`` (default: the data directory's)."""
+        profile = profile or data_profile(data_dir_)
+        if profile == "paper" and self.paper is not None:
+            return self.paper
+        return Protocol(self.loaders, self.partition, self.lang_pattern, self.files, self.unavailable)
+
+    def partition_for(self, data_dir_: str | os.PathLike | None = None) -> str:
+        """How this task's examples are drawn in this data directory (its profile), for cards."""
+        return self.protocol(data_dir_).partition
+
+    def fetch_command(self, profile: str = "offline") -> str:
+        """The command that writes this task's data for ``profile`` (online)."""
+        if profile == "offline" and self.unavailable is not None and self.paper is not None:
+            profile = "paper"  # the offline data cannot serve it (XQuAD): only the paper profile's files can
+        cmd = f"modxfer data fetch {self.name}"
+        if self.role == "target" and self.official_languages:
+            cmd += " --languages all"
+        return cmd + (" --profile paper" if profile == "paper" else "")
+
     def languages(self, data_dir_: str | os.PathLike | None = None) -> tuple[str, ...]:
         """Languages with evaluation data on disk (any file matching the pattern), else the fixed set."""
-        if self.lang_pattern is None:
+        pattern = self.protocol(data_dir_).lang_pattern
+        if pattern is None:
             return self.fixed_languages
         root = resolve_data_dir(data_dir_)
-        esc = re.escape(self.lang_pattern).replace(re.escape("{lang}"), r"(?P<lang>[A-Za-z_]+)", 1)
+        esc = re.escape(pattern).replace(re.escape("{lang}"), r"(?P<lang>[A-Za-z_]+)", 1)
         rx = re.compile(esc.replace(re.escape("{lang}"), "(?P=lang)") + "$")
-        glob = self.lang_pattern.replace("{lang}", "*")
+        glob = pattern.replace("{lang}", "*")
         found = set()
         for p in root.glob(glob):
             m = rx.search(p.relative_to(root).as_posix())
@@ -102,7 +164,8 @@ class Task:
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise UnknownLanguageError(
                 f"task {self.name!r} has no data for language {lang!r}{hint}; available: {', '.join(langs) or 'none'}",
-                f"pick one of those, or add its file ({self.lang_pattern or 'see the data README'}) to the data directory",
+                f"pick one of those, or add its file ({self.protocol(data_dir_).lang_pattern or 'see the data README'}) "
+                "to the data directory",
             )
         return lang
 
@@ -125,10 +188,16 @@ class Task:
 
     def rows(self, split: str, lang: str | None = None, *, data_dir: str | os.PathLike | None = None) -> list[dict]:
         root = resolve_data_dir(data_dir)
-        if self.needs_hub and not self.available(root):
+        profile = data_profile(root)
+        protocol = self.protocol(root, profile)
+        if protocol.unavailable is not None:
+            raise DataError(*protocol.unavailable)
+        if (self.needs_hub or profile != "offline") and not self.available(root):
+            missing = [f for f in protocol.files if not (root / f).is_file()]
             raise DataError(
-                f"task {self.name!r} has no offline data ({self.description})",
-                f"online, run `modxfer data fetch {self.name}` to write it into the data directory",
+                f"task {self.name!r} has no data for the {profile} profile in {root} ({self.description})"
+                + (f"; missing: {', '.join(missing[:3])}" if missing else ""),
+                f"online, run `{self.fetch_command(profile)}` to write it into the data directory",
             )
         if split not in self.loaders:
             raise ModxferError(
@@ -144,19 +213,29 @@ class Task:
                 f"task {self.name!r} trains in English only; got language {lang!r} for split {split!r}",
                 "use lang='en' (zero-shot transfer evaluates other languages on the 'test' split)",
             )
-        return [dict(r) for r in _cached_rows(self, split, lang, str(root.resolve()))]
+        try:
+            return [dict(r) for r in _cached_rows(self, split, lang, str(root.resolve()), profile)]
+        except DataError as e:
+            # readers name any missing file; only the task knows which fetch command (and profile) writes it
+            if e.problem.startswith("missing data file") and (profile != "offline" or self.needs_hub):
+                raise DataError(e.problem, f"online, run `{self.fetch_command(profile)}`") from None
+            raise
 
     def available(self, data_dir_=None) -> bool:
-        """Whether the data is on disk (tasks not shipped offline have ``files`` that ``data fetch`` writes)."""
-        if self.needs_hub and not self.files:
-            return False
+        """Whether the data is on disk for the directory's profile (fetched tasks list the ``files`` they need)."""
         root = resolve_data_dir(data_dir_)
-        return all((root / f).is_file() for f in self.files)
+        protocol = self.protocol(root)
+        if protocol.unavailable is not None:
+            return False
+        if self.needs_hub and not protocol.files and not (protocol.lang_pattern and self.languages(root)):
+            return False  # nothing to check but per-language files, and none are there
+        return all((root / f).is_file() for f in protocol.files)
 
     def size(self, split: str, lang: str = "en", data_dir_=None) -> int:
         return len(self.rows(split, lang, data_dir=data_dir_))
 
 
 @lru_cache(maxsize=256)
-def _cached_rows(task: Task, split: str, lang: str, root: str) -> tuple[dict, ...]:
-    return tuple(task.loaders[split](Path(root), lang))
+def _cached_rows(task: Task, split: str, lang: str, root: str, profile: str) -> tuple[dict, ...]:
+    # the profile is part of the key: `data fetch --profile paper` can change it while a process runs
+    return tuple(task.protocol(root, profile).loaders[split](Path(root), lang))

@@ -1,13 +1,22 @@
 """Readers for the file formats of the task data (XTREME layout). Each returns a list of row dicts in
-modxfer's column schema for its head type and names the file and line of any malformed row."""
+modxfer's column schema for its head type and names the file and line of any malformed row.
+
+Files are decoded strictly as UTF-8 (an invalid byte is reported with its line and byte offset), JSON may not nest
+past ``MAX_JSON_DEPTH``, and tagging rows may not have empty tokens (a token with no characters has no word start,
+so every later tag would shift by one word).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import DataError
+from ..io import MAX_JSON_DEPTH, depth
 
 _FIX = "use an unmodified copy of the file (see the data README), or re-create it with `modxfer data fetch TASK`"
 
@@ -17,14 +26,39 @@ def _bad(path: Path, line: int | None, what: str) -> DataError:
     return DataError(f"malformed data in {where}: {what}", _FIX)
 
 
-def _open(path: Path):
+_RECORDERS: list[set[Path]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[Path]]:
+    """Collect the paths of the data files read inside the block (``data check`` compares them with manifests)."""
+    seen: set[Path] = set()
+    _RECORDERS.append(seen)
+    try:
+        yield seen
+    finally:
+        _RECORDERS.remove(seen)
+
+
+def _open(path: Path) -> io.StringIO:
+    """The file's text, decoded strictly; iterating it splits lines exactly as ``open(..., newline="")`` does."""
     if not path.is_file():
         raise DataError(
             f"missing data file {path}",
             "set MODXFER_DATA_DIR (or --data-dir) to the folder holding the task data, "
             "or download it with `modxfer data fetch TASK`",
         )
-    return open(path, encoding="utf-8", newline="")
+    for seen in _RECORDERS:
+        seen.add(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read data file {path} ({e.strerror})", _FIX) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _bad(path, data.count(b"\n", 0, e.start) + 1, f"not UTF-8 text (byte offset {e.start})") from None
+    return io.StringIO(text, newline="")
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -33,10 +67,7 @@ def read_jsonl(path: Path) -> list[dict]:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise _bad(path, i, f"not valid JSON ({e.msg})") from None
+            obj = _loads(line, path, i)
             if not isinstance(obj, dict):
                 raise _bad(path, i, "each line must be a JSON object")
             obj["_line"] = i
@@ -44,12 +75,23 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def _loads(text: str, path: Path, line: int | None):
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _bad(path, e.lineno if line is None else line, f"not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise _bad(path, line, "JSON nested too deeply") from None
+    except ValueError as e:  # e.g. an integer too long to convert
+        raise _bad(path, line, f"not acceptable JSON ({str(e)[:100]})") from None
+    if depth(obj, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise _bad(path, line, f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return obj
+
+
 def read_json(path: Path):
     with _open(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise _bad(path, e.lineno, f"not valid JSON ({e.msg})") from None
+        return _loads(f.read(), path, None)
 
 
 def read_tsv(path: Path, n_fields: int, names: str) -> list[tuple[int, list[str]]]:
@@ -69,13 +111,16 @@ def read_tsv(path: Path, n_fields: int, names: str) -> list[tuple[int, list[str]
 def read_csv(path: Path, required: list[str]) -> list[dict]:
     with _open(path) as f:
         reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise _bad(path, 1, f"missing column(s) {', '.join(missing)}")
         rows = []
-        for row in reader:
-            row["_line"] = reader.line_num
-            rows.append(row)
+        try:
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise _bad(path, 1, f"missing column(s) {', '.join(missing)}")
+            for row in reader:
+                row["_line"] = reader.line_num
+                rows.append(row)
+        except csv.Error as e:  # e.g. a field past csv's size limit; raised before the line is counted
+            raise _bad(path, reader.line_num + 1, f"not valid CSV ({e})") from None
         return rows
 
 
@@ -94,6 +139,10 @@ def read_conll(path: Path) -> list[tuple[int, list[str], list[str]]]:
             if len(fields) != 2:
                 raise _bad(path, i, f"expected 'token<TAB>TAG', got {len(fields)} field(s)")
             tok, tag = fields
+            # Whitespace-only only: real data has tokens such as U+200B, which the features must place themselves.
+            if not tok.strip() or not tag.strip():
+                raise _bad(path, i, f"empty {'tag' if tok.strip() else 'token'} in {line!r} (each line is one word "
+                                    "and its tag; an empty word has no position to tag)")
             if start is None:
                 start = i
             tokens.append(tok)

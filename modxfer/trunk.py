@@ -1,0 +1,273 @@
+"""The frozen trunk: hidden states after the encoder's lowest K layers, computed once per input and reused.
+
+Adapters, fusion layers and heads live in layers K..L-1 only (adapters' ``leave_out``), so below layer K the encoder
+is a pure function of the token ids. AdapterDrop (Rücklé et al. 2021) shares those layers across tasks at inference;
+modxfer goes further and stores their output, so every epoch, seed, composition and evaluation of the same input
+runs only the upper layers.
+
+Entries are content-addressed: the key hashes the backbone's weights, K, the storage dtype and the token ids of every
+sequence, so any change of backbone, tokenizer setting (max length, truncation), noise (setting or seed) or K misses
+the cache by construction. An entry is three files under ``<cache>/trunk/<key>/``: ``states.bin`` (every sequence's
+states back to back, fp32 or bf16 bit patterns, memory-mapped on read), ``offsets.npy`` and ``meta.json``. Entries
+appear by one rename. The cache is bounded (``MODXFER_TRUNK_CACHE_GB``, default 8; the folder is ``MODXFER_TRUNK_CACHE``, default
+``$MODXFER_CACHE/trunk``): when a write takes it past the
+bound, the least recently used entries (by the mtime of ``meta.json``, touched on every read) are deleted first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+from .io import cache_dir, file_lock
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+DEFAULT_BUDGET_GB = 8.0
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+_STORAGE = {"fp32": np.float32, "bf16": np.int16}  # numpy has no bfloat16: keep the bit patterns
+
+
+def check_layers(layers: int, num_layers: int) -> int:
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers < num_layers:
+        raise ConfigError(f"trunk layers must be an integer from 0 to {num_layers - 1} for this {num_layers}-layer "
+                          f"backbone, got {layers!r}",
+                          "pass --trunk-layers K (0 puts adapters in every layer; the default suits the backbone)")
+    return layers
+
+
+def sequences(features: list[dict]) -> tuple[list[list[int]], list[list[int]]]:
+    """Flatten features into token-id sequences; returns (sequences, per feature the indices of its sequences)."""
+    seqs: list[list[int]] = []
+    index: list[list[int]] = []
+    for f in features:
+        ids = f["input_ids"]
+        parts = ids if ids and isinstance(ids[0], list) else [ids]  # multiple choice: one sequence per choice
+        index.append(list(range(len(seqs), len(seqs) + len(parts))))
+        seqs.extend(parts)
+    return seqs, index
+
+
+class TrunkEncoder:
+    """The backbone's embeddings and lowest K layers as a plain (adapter-free) encoder, frozen, in the trunk dtype."""
+
+    def __init__(self, bb, layers: int, precision: str, *, device: str = "cpu", batch_tokens: int = 8192):
+        self.bb, self.layers, self.precision = bb, check_layers(layers, bb.num_layers), precision
+        self.dtype = _DTYPES[precision]
+        self.device, self.batch_tokens = device, batch_tokens
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from transformers import AutoModel
+
+            # the upper layers' weights are deliberately not loaded: don't warn about them
+            logs = [logging.getLogger(n) for n in ("transformers.modeling_utils", "transformers.integrations.tensor_parallel")]
+            levels = [lg.level for lg in logs]
+            for lg in logs:
+                lg.setLevel(logging.ERROR)
+            try:
+                self._model = AutoModel.from_pretrained(self.bb.path, num_hidden_layers=self.layers,
+                                                        add_pooling_layer=False, dtype=self.dtype)
+            finally:
+                for lg, level in zip(logs, levels):
+                    lg.setLevel(level)
+            self._model.to(self.device).eval().requires_grad_(False)
+        return self._model
+
+    def fingerprint(self) -> str:
+        return f"trunk-v{VERSION}|{self.bb.weights_hash}|{self.bb.model_id}|K={self.layers}|{self.precision}"
+
+    @torch.no_grad()
+    def encode(self, seqs: list[list[int]]) -> list[torch.Tensor]:
+        """Hidden states after layer K-1 for each sequence, unpadded ``[len, H]``, in the trunk dtype, input order."""
+        from .batching import eval_batches, pad
+
+        out: list[torch.Tensor | None] = [None] * len(seqs)
+        pad_id = self.bb.tokenizer.pad_token_id
+        for idx in eval_batches([len(s) for s in seqs], 256, max_tokens=self.batch_tokens):
+            ids = pad([seqs[i] for i in idx], pad_id).to(self.device)
+            lens = [len(seqs[i]) for i in idx]
+            mask = torch.zeros_like(ids)
+            for row, n in enumerate(lens):
+                mask[row, :n] = 1
+            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.cpu()
+            for row, (i, n) in enumerate(zip(idx, lens)):
+                out[i] = hidden[row, :n].clone()
+        return out  # type: ignore[return-value]
+
+
+@dataclass
+class TrunkStates:
+    """Trunk states of a list of sequences: one flat ``[tokens, H]`` array and the offsets of each sequence."""
+
+    flat: np.ndarray  # float32, or int16 holding bf16 bit patterns
+    offsets: np.ndarray  # int64 [n + 1]
+    precision: str
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def sequence(self, i: int) -> torch.Tensor:
+        t = torch.from_numpy(np.array(self.flat[self.offsets[i]:self.offsets[i + 1]]))  # a copy: memmaps are read-only
+        return t.view(torch.bfloat16) if self.precision == "bf16" else t
+
+    def batch(self, seq_index: list[int], width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``[n, width, H]`` states of the given sequences, zero beyond each sequence's end (masked anyway)."""
+        hidden = self.flat.shape[1]
+        out = torch.zeros(len(seq_index), width, hidden, dtype=dtype)
+        for row, i in enumerate(seq_index):
+            s = self.sequence(i)
+            out[row, : s.shape[0]] = s[:width].to(dtype)
+        return out
+
+
+class TrunkCache:
+    """Content-addressed, size-bounded, memory-mapped store of trunk states (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike | None = None, budget_gb: float | None = None, memory_entries: int = 8):
+        self.root = Path(root) if root is not None else default_root()
+        if budget_gb is None:
+            budget_gb = float(os.environ.get("MODXFER_TRUNK_CACHE_GB", DEFAULT_BUDGET_GB))
+        self.budget = int(budget_gb * 2**30)
+        self._recent: OrderedDict[str, TrunkStates] = OrderedDict()
+        self._memory_entries = memory_entries
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(encoder: TrunkEncoder, seqs: list[list[int]]) -> str:
+        h = hashlib.sha256(encoder.fingerprint().encode())
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        h.update(lengths.tobytes())
+        h.update(np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lengths.sum())).tobytes())
+        return h.hexdigest()
+
+    def states(self, encoder: TrunkEncoder, seqs: list[list[int]]) -> TrunkStates:
+        """The trunk states of ``seqs``: from memory, from disk, or computed once and stored."""
+        key = self.key(encoder, seqs)
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            self.hits += 1
+            return self._recent[key]
+        found = self._read(key, encoder.precision)
+        if found is None:
+            self.misses += 1
+            found = self._write(key, encoder, seqs)
+        else:
+            self.hits += 1
+        self._recent[key] = found
+        while len(self._recent) > self._memory_entries:
+            self._recent.popitem(last=False)
+        return found
+
+    # ---------------------------------------------------------------- disk
+    def _read(self, key: str, precision: str) -> TrunkStates | None:
+        folder = self.root / key
+        meta_file = folder / "meta.json"
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+            flat = np.memmap(folder / "states.bin", dtype=_STORAGE[precision], mode="r",
+                             shape=(int(offsets[-1]), int(meta["hidden"])))
+            os.utime(meta_file)  # recently used: evicted last
+        except (OSError, ValueError, KeyError):
+            return None
+        if meta.get("precision") != precision or meta.get("version") != VERSION:
+            return None
+        return TrunkStates(flat, offsets, precision)
+
+    def _write(self, key: str, encoder: TrunkEncoder, seqs: list[list[int]]) -> TrunkStates:
+        t0 = time.perf_counter()
+        states = encoder.encode(seqs)
+        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([s.shape[0] for s in states])
+        hidden = encoder.bb.hidden_size
+        flat = torch.cat(states) if states else torch.zeros(0, hidden, dtype=encoder.dtype)
+        arr = (flat.view(torch.int16) if encoder.precision == "bf16" else flat.float()).numpy()
+        seconds = time.perf_counter() - t0
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.root))
+            arr.tofile(tmp / "states.bin")
+            np.save(tmp / "offsets.npy", offsets, allow_pickle=False)
+            meta = {"version": VERSION, "key": key, "fingerprint": encoder.fingerprint(), "hidden": hidden,
+                    "precision": encoder.precision, "sequences": len(seqs), "tokens": int(offsets[-1]),
+                    "bytes": int(arr.nbytes), "seconds": round(seconds, 3)}
+            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            try:
+                os.rename(tmp, self.root / key)
+            except OSError:  # another process stored the same entry first: identical content, keep theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+            self._evict(keep=key)
+        except OSError as e:  # a full or read-only disk costs speed, not results
+            log.warning("trunk cache not written (%s); continuing from memory", e)
+            return TrunkStates(arr, offsets, encoder.precision)
+        return self._read(key, encoder.precision) or TrunkStates(arr, offsets, encoder.precision)
+
+    def _evict(self, keep: str) -> None:
+        with file_lock(self.root / ".lock"):
+            entries = []
+            for folder in self.root.iterdir():
+                meta = folder / "meta.json"
+                if folder.name.startswith(".") or not meta.is_file():
+                    continue
+                size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+                entries.append((meta.stat().st_mtime, size, folder))
+            total = sum(size for _, size, _ in entries)
+            for _, size, folder in sorted(entries):
+                if total <= self.budget:
+                    break
+                if folder.name == keep:
+                    continue
+                shutil.rmtree(folder, ignore_errors=True)
+                self._recent.pop(folder.name, None)
+                total -= size
+
+    def size(self) -> int:
+        if not self.root.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+
+_DEFAULT: TrunkCache | None = None
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("MODXFER_TRUNK_CACHE") or cache_dir() / "trunk").expanduser()
+
+
+def default_cache() -> TrunkCache:
+    """The process's trunk cache (disk under the modxfer cache, recent entries in memory), shared by all users."""
+    global _DEFAULT
+    if _DEFAULT is None or _DEFAULT.root != default_root():
+        _DEFAULT = TrunkCache()
+    return _DEFAULT
+
+
+_ENCODERS: OrderedDict[tuple, TrunkEncoder] = OrderedDict()
+
+
+def encoder_for(bb, layers: int, precision: str, device: str = "cpu") -> TrunkEncoder:
+    """The process's trunk encoder for (backbone, K, precision): at most two are kept, each loaded on first use."""
+    key = (bb.path, bb.weights_hash, layers, precision, device)
+    if key in _ENCODERS:
+        _ENCODERS.move_to_end(key)
+    else:
+        _ENCODERS[key] = TrunkEncoder(bb, layers, precision, device=device)
+        while len(_ENCODERS) > 2:
+            _ENCODERS.popitem(last=False)
+    return _ENCODERS[key]
