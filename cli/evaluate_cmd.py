@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from .options import data_dir_option, training_options
+from .options import EXAMPLES, data_dir_option, training_options
 
 
 @click.command()
@@ -15,7 +15,7 @@ from .options import data_dir_option, training_options
 @click.option("--task", default=None, help="Target task (default: the composition's target).")
 @click.option("--languages", default="all", show_default=True, help="Comma-separated codes, or 'all'.")
 @click.option("--noise", default="clean", show_default=True, help="Comma-separated noise specs, e.g. clean,typo:0.1.")
-@click.option("--eval-examples", type=int, default=None, help="At most this many test examples per language.")
+@click.option("--eval-examples", type=EXAMPLES, default=None, help="At most this many test examples per language.")
 @click.option("--layer", type=int, default=-1, show_default=True, help="Retrieval: hidden layer to mean-pool.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Where predictions and results.json go (default: runs/evaluate/<composition>).")

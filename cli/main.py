@@ -13,6 +13,7 @@ from .sweep_cmd import sweep
 from .evaluate_cmd import evaluate
 from .noise_cmd import noise
 from .report_cmd import report, similarity
+from .select_cmd import select
 from .zoo_cmd import zoo
 from .tasks_cmd import tasks
 from .train_cmd import train
@@ -43,6 +44,7 @@ cli.add_command(evaluate)
 cli.add_command(noise)
 cli.add_command(report)
 cli.add_command(similarity)
+cli.add_command(select)
 cli.add_command(zoo)
 
 

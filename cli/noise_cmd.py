@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .options import data_dir_option
+from .options import SEED, data_dir_option
 
 
 @click.group()
@@ -36,7 +36,7 @@ def list_cmd():
 @click.argument("spec")
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--lang", default=None, help="Language of the text (keyboard layout, lexicon), e.g. hi, de, zh.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--base", default="embedded", show_default=True, help="Backbone whose lexicon codeswitch uses.")
 @data_dir_option
 def show(spec, texts, lang, seed, base, data_dir):

@@ -21,7 +21,8 @@ from .report_cmd import MEASURE_CHOICES
               help="A sweep's run folder: print each intermediate's measured outcomes and the ranking's regret.")
 @click.option("--intermediates", default=None,
               help="Comma-separated candidates (default: the run's, else every intermediate task with data).")
-@click.option("--exclude-same-source", is_flag=True, help="Leave out intermediates whose data share the target's source.")
+@click.option("--exclude-same-source", is_flag=True,
+              help="Leave out intermediates whose data share the target's source.")
 @click.option("--kind", type=click.Choice(["stack", "full"]), default="stack", show_default=True,
               help="Which run compositions give the outcomes: a>t stacks or full:a>t (STILTs).")
 @click.option("--base", default=None, help="Backbone (default: the run's, else embedded).")
@@ -51,7 +52,8 @@ def select(target, measure, lang, run_dir, intermediates, exclude_same_source, k
 def _ranking_table(sel, run_dir):
     where = f" in {sel.lang}" if sel.lang else (" (mean over the run's languages)" if run_dir else "")
     t = Table(title=f"intermediates for {sel.target}, ranked by {sel.measure}{where}",
-              caption="± bootstrap SE; † same data source as the target" + ("; outcomes in points" if run_dir else ""))
+              caption="± bootstrap SE; † same data source as the target"
+              + ("; outcomes in points" if run_dir else ""))
     for col in ("rank", "intermediate", "similarity"):
         t.add_column(col, justify="right" if col != "intermediate" else "left")
     outcomes = ("clean_gain", "noisy_score", "robustness_gain") if run_dir else ()

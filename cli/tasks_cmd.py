@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modxfer.errors import ModxferError
-from modxfer.tasks import PER_LANGUAGE_SPLITS, list_tasks, resolve_data_dir
+from modxfer.tasks import PER_LANGUAGE_SPLITS, data_profile, list_tasks, resolve_data_dir
 
 from .options import data_dir_option
 
@@ -21,9 +21,10 @@ def tasks(data_dir, role):
     table = Table(title=f"modxfer tasks (data: {root})")
     for col in ("task", "role", "head", "metric", "languages", "train", "test examples (per language)"):
         table.add_column(col, overflow="fold")
+    profile = data_profile(root)
     for t in list_tasks(role):
-        if t.needs_hub and not t.available(root):
-            table.add_row(t.name, t.role, t.head, t.metric, "en", "-", f"needs Hub data: modxfer data fetch {t.name}")
+        if (t.needs_hub or profile != "offline") and not t.available(root):
+            table.add_row(t.name, t.role, t.head, t.metric, "-", "-", f"needs Hub data: {t.fetch_command(profile)}")
             continue
         try:
             langs = t.languages(root)

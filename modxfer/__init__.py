@@ -23,7 +23,8 @@ _LAZY = {
     "write_report": ("modxfer.report", "write_report"),
 }
 _SUBMODULES = {"tasks", "metrics", "languages", "backbone", "noise", "errors", "io", "composition", "training",
-               "evaluation", "sweeps", "artifacts", "similarity", "analysis", "report", "zoo"}
+               "evaluation", "sweeps", "artifacts", "similarity", "analysis", "report", "zoo", "stats", "outcomes",
+               "selection", "trunk", "competence"}
 
 __all__ = sorted(set(_LAZY) | _SUBMODULES)
 

@@ -444,13 +444,18 @@ def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | N
     from . import similarity as Sim
     from .tasks import get_task
 
-    kw = {"examples": examples} if examples else {}
-    out = {}
-    for a, b in dict.fromkeys(tasks):
-        if "train" not in get_task(a).splits or "train" not in get_task(b).splits:
-            out[(a, b)] = math.nan
-        else:
-            out[(a, b)] = Sim.similarity(a, b, backbone, data_dir=data_dir, **kw)
+    pairs = list(dict.fromkeys(tasks))
+    trainable = [(a, b) for a, b in pairs if "train" in get_task(a).splits and "train" in get_task(b).splits]
+    out = {(a, b): math.nan for a, b in pairs}
+    if trainable:
+        # Anisotropy-corrected TextEmb (Vu et al. 2020, centred over the tasks compared): the raw cosine sits near 1
+        # for every pair and cannot tell tasks apart.
+        settings = Sim.MeasureSettings(examples=examples) if examples else Sim.MeasureSettings()
+        inters = list(dict.fromkeys(a for a, _ in trainable))
+        targets = list(dict.fromkeys(b for _, b in trainable))
+        matrix = Sim.compute("textemb", inters, targets, base=backbone, settings=settings, data_dir=data_dir)
+        for a, b in trainable:
+            out[(a, b)] = float(matrix[(a, b)])
     return out
 
 

@@ -36,7 +36,8 @@ _ADAPTER = ("adapter/adapter_config.json", "adapter/adapter.safetensors")
 _FUSION = ("fusion/adapter_fusion_config.json", "fusion/model_adapter_fusion.safetensors")
 REQUIRED_FILES = {"target": _ADAPTER + _HEAD, "stack": _ADAPTER + _HEAD, "fusion": _ADAPTER + _FUSION + _HEAD,
                   "full": ("model.safetensors",) + _HEAD}
-_FILE_RE = re.compile(r"^(model\.safetensors|(adapter|head|fusion)/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.(json|safetensors))$")
+_FILE_RE = re.compile(r"^(model\.safetensors"
+                      r"|(adapter|head|fusion)/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.(json|safetensors))$")
 
 
 def default_store() -> Path:
@@ -110,6 +111,11 @@ def path_for(store: Path, task: str, key: str) -> Path:
 
 
 def find(store: Path | None, task: str, key: str) -> Artifact | None:
+    """The stored artifact with this key, None if there is none; a damaged copy is an error, never loaded.
+
+    Checking the files here (each weight file's header, each config) turns a truncated or replaced file into a
+    message with the fix, instead of an OSError deep inside model loading.
+    """
     path = path_for(store or default_store(), task, key)
     card_file = path / CARD
     if not card_file.is_file():
@@ -117,6 +123,12 @@ def find(store: Path | None, task: str, key: str) -> Artifact | None:
     card = load_card(card_file)
     if card.get("key") != key:
         return None
+    try:
+        verify_folder(path, Composition.parse(card["composition"]).kind)
+    except ModxferError as e:
+        raise DataError(f"the stored artifact {path} ({card['composition']}) is damaged: {e.problem}",
+                        "train it again with --force, or reinstall it with `modxfer zoo install NAME --force`"
+                        ) from None
     return Artifact(key, path, card)
 
 

@@ -36,7 +36,8 @@ def _bad(where: str, field: str, value: Any, want: str) -> DataError:
 def text(value: Any, where: str, field: str, *, limit: int = _TEXT_MAX, pattern: re.Pattern | None = None) -> str:
     if (not isinstance(value, str) or not value or len(value) > limit or not value.isprintable()
             or (pattern is not None and not pattern.match(value))):
-        raise _bad(where, field, value, "a short printable string" + (f" matching {pattern.pattern}" if pattern else ""))
+        want = "a short printable string" + (f" matching {pattern.pattern}" if pattern else "")
+        raise _bad(where, field, value, want)
     return value
 
 

@@ -17,12 +17,12 @@ from typing import Iterable, Sequence
 
 
 from . import artifacts as art
-from . import metrics
+from . import metrics, retrieval
 from . import precision as prec
 from .composition import Composition
 from .errors import ModxferError
 from .features import featurize
-from .inference import embed, predict, references, retrieval_predictions
+from .inference import embed, predict, references
 from .io import atomic_write_text
 from .forward import Forward
 from .host import Host, host_for
@@ -88,6 +88,7 @@ class Evaluator:
         self._full: tuple[tuple, object] | None = None  # the one fine-tuned encoder kept loaded
         self._keys: dict[tuple, str] = {}
         self._forwards: dict[int, Forward] = {}
+        self._pools: dict[tuple, dict] = {}
 
     @property
     def host(self) -> Host:
@@ -237,6 +238,11 @@ class Evaluator:
         pieces = self.artifacts_for(comp, settings)
         model, head = self.model_for(comp, pieces)
         forward = self.forward_for(0 if comp.kind == "full" else self.trunk_layers(pieces))
+        # Candidate pools (LAReQA, Mewsli-X) are encoded once per model, across languages and noise settings.
+        pool_key = (str(comp), tuple(p.key for p in pieces), layer)
+        if pool_key not in self._pools:
+            self._pools.clear()  # a pool can be large (Mewsli-X: ~1M entities): keep one model's
+        pool = self._pools.setdefault(pool_key, {})
         result = EvalResult()
         from tqdm.auto import tqdm
 
@@ -250,7 +256,7 @@ class Evaluator:
                 preds, refs, scores = attack(self, model, head, task_obj, rows, spec, seed=seed, lang=lang,
                                              forward=forward)
             else:
-                preds, refs, scores = self._score(task_obj, model, head, rows, feats, lang, layer, forward)
+                preds, refs, scores = self._score(task_obj, model, head, rows, feats, lang, layer, forward, pool)
             row = {"composition": str(comp), "task": task_obj.name, "lang": lang, "noise": str(spec), "seed": seed,
                    "metric": metrics.primary(task_obj.metric), "metrics": {k: round(v, 4) for k, v in scores.items()},
                    "n": len(rows), "artifacts": [p.key for p in pieces], "seconds": round(time.perf_counter() - t0, 3)}
@@ -281,18 +287,14 @@ class Evaluator:
         clean, _ = self.inputs(task, lang, parse_specs("clean")[0], seed, examples)
         return {"noise_rate": _changed(clean, rows, list), "noise_words_rate": _changed(clean, rows, str.split)}
 
-    def _score(self, task, model, head, rows, feats, lang, layer, forward):
+    def _score(self, task, model, head, rows, feats, lang, layer, forward, pool: dict | None = None):
         if task.head == "retrieval":
-            tok = self.bb.tokenizer
-            kw = dict(tokenizer=tok, layer=layer, precision=self.precision, batch_size=self.batch_size, device=self.device)
-            src = embed(model, [r["source"] for r in rows], **kw)
-            tgt = embed(model, [r["target"] for r in rows], **kw)
-            gold = list(range(len(rows)))
-            fwd = retrieval_predictions(src, tgt)
-            back = retrieval_predictions(tgt, src)
-            scores = metrics.score_kind("retrieval", fwd, gold)
-            scores["accuracy_en_to_xx"] = metrics.score_kind("retrieval", back, gold)["accuracy"]
-            return fwd, gold, scores
+            def encode(texts):
+                return embed(model, texts, tokenizer=self.bb.tokenizer, layer=layer, precision=self.precision,
+                             batch_size=self.batch_size, device=self.device)
+
+            return retrieval.score(task, rows, encode, lang, cache=pool,
+                                   **retrieval.support(task, lang, self.data_dir))
         preds = predict(model, task, rows, head, tokenizer=self.bb.tokenizer, precision=self.precision,
                         batch_size=self.batch_size, max_length=self._max_len(task), features=feats, device=self.device,
                         forward=forward)

@@ -62,16 +62,19 @@ def _tagging(rows, tokenizer, max_length, labels):
     out = []
     for i, r in enumerate(rows):
         word_ids = enc.word_ids(i)
-        lab, starts, prev = [], [], None
+        lab, starts, words, prev = [], [], [], None
         for pos, w in enumerate(word_ids):
             # The first sub-word of each word carries its tag (XTREME's convention); the rest are ignored.
             if w is not None and w != prev:
                 lab.append(index[r["tags"][w]])
                 starts.append(pos)
+                words.append(w)
             else:
                 lab.append(-100)
             prev = w
-        out.append({"input_ids": enc["input_ids"][i], "labels": lab, "word_starts": starts,
+        # word_index: which word each start belongs to. A word with no sub-words (e.g. U+200B) or cut off by
+        # truncation has none, and must not shift the words after it.
+        out.append({"input_ids": enc["input_ids"][i], "labels": lab, "word_starts": starts, "word_index": words,
                     "n_words": len(r["tokens"])})
     return out
 

@@ -13,7 +13,7 @@ import torch
 
 from . import precision as prec
 from .batching import collate
-from .trunk import TrunkCache, TrunkStates, default_cache, encoder_for, sequences
+from .trunk import _DTYPES, TrunkCache, TrunkStates, default_cache, encoder_for, sequences
 
 MEMO_SEQUENCES = 20000  # in-memory trunk states of recent one-off sequences (attack candidates)
 _MODEL_INPUTS = ("input_ids", "attention_mask")
@@ -35,7 +35,6 @@ class Forward:
     def __init__(self, bb, layers: int = 0, precision: str = "fp32", device: str = "cpu",
                  cache: TrunkCache | None = None):
         self.bb, self.layers, self.precision, self.device = bb, layers, precision, device
-        self.encoder = encoder_for(bb, layers, precision, device) if layers else None
         self.cache = cache if cache is not None else (default_cache() if layers else None)
         self.pad_id = bb.tokenizer.pad_token_id
 
@@ -44,14 +43,19 @@ class Forward:
         """The whole encoder, no trunk: for a standalone model (fine-tuned encoders, callers without a backbone)."""
         self = cls.__new__(cls)
         self.bb, self.layers, self.precision, self.device = None, 0, precision, device
-        self.encoder = self.cache = None
+        self.cache = None
         self.pad_id = pad_id
         return self
+
+    @property
+    def encoder(self):
+        """The process's trunk encoder, looked up each time: it is rebuilt after the host is released."""
+        return encoder_for(self.bb, self.layers, self.precision, self.device) if self.layers else None
 
     def prepare(self, features: list[dict], *, persist: bool = True) -> Prepared:
         """Trunk states for ``features``: from the cache (computed and stored once), or, with ``persist=False``, in
         memory only: the attack's one-off candidate texts, where a repeated sequence is still computed once."""
-        if self.encoder is None:
+        if not self.layers:
             return Prepared(features, None, [])
         seqs, index = sequences(features)
         if persist:
@@ -71,7 +75,7 @@ class Forward:
             memo.popitem(last=False)
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([p.shape[0] for p in parts])
-        flat = torch.cat(parts) if parts else torch.zeros(0, self.bb.hidden_size, dtype=self.encoder.dtype)
+        flat = torch.cat(parts) if parts else torch.zeros(0, self.bb.hidden_size, dtype=_DTYPES[self.precision])
         arr = (flat.view(torch.int16) if self.precision == "bf16" else flat.float()).numpy()
         return TrunkStates(arr, offsets, self.precision)
 

@@ -67,6 +67,9 @@ class Host:
 
     def release(self) -> None:
         """Free the model (adapters and heads included); the next use loads it again from disk."""
+        from .trunk import forget_encoders
+
+        forget_encoders()  # they hold the host's tensors
         self._model = None
         self._fusions.clear()
         gc.collect()

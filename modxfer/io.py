@@ -64,7 +64,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     ensure_dir(path.parent)
     if path.is_dir():
-        raise ModxferError(f"cannot write the file {path}: a folder of that name exists", "remove it or choose another name")
+        raise ModxferError(f"cannot write the file {path}: a folder of that name exists",
+                           "remove it or choose another name")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -294,7 +295,9 @@ def depth(obj, limit: int) -> int:
 def parse_json(text: str, where: str | os.PathLike, fix: str = _FIX, *, strict: bool = True,
                max_depth: int = MAX_JSON_DEPTH):
     """Parse JSON text; ``strict`` also refuses NaN/Infinity, out-of-range numbers and duplicate keys."""
-    hooks = dict(parse_constant=_no_constants, parse_float=_finite_float, object_pairs_hook=_unique_keys) if strict else {}
+    hooks = {}
+    if strict:
+        hooks = dict(parse_constant=_no_constants, parse_float=_finite_float, object_pairs_hook=_unique_keys)
     try:
         obj = json.loads(text, **hooks)
     except json.JSONDecodeError as e:

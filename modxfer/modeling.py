@@ -96,9 +96,12 @@ def decode(task: Task, out, features: list[dict]) -> list:
         pred = out.logits.float().argmax(-1).tolist()
         res = []
         for p, f in zip(pred, features):
-            tags = [task.labels[p[pos]] for pos in f["word_starts"]]
-            # Words cut off by truncation get the first label ("O" for NER) so sequences keep their length.
-            res.append(tags + [task.labels[0]] * (f["n_words"] - len(tags)))
+            # Each tag goes to its own word; words without a sub-word of their own (cut off by truncation, or
+            # tokens the tokenizer drops) get the first label ("O" for NER) so sequences keep their length.
+            tags = [task.labels[0]] * f["n_words"]
+            for w, pos in zip(f.get("word_index", range(len(f["word_starts"]))), f["word_starts"]):
+                tags[w] = task.labels[p[pos]]
+            res.append(tags)
         return res
     if task.head == "extractive_qa":
         s, e = out.start_logits.float(), out.end_logits.float()

@@ -33,7 +33,7 @@ from .errors import DataError
 FORMAT = 1
 # Per metric kind: the per-example fields whose sums define it, in the column order of ``quantities``.
 FIELDS = {"accuracy": ("correct",), "retrieval": ("correct",), "seqeval": ("tp", "n_pred", "n_gold"),
-          "squad": ("em", "f1"), "mlqa": ("em", "f1")}
+          "squad": ("em", "f1"), "mlqa": ("em", "f1"), "bucc": ("tp", "n_pred", "n_gold"), "map@20": ("ap",)}
 
 
 def _task(task):
@@ -58,6 +58,13 @@ def collect(task, rows: Sequence[Mapping], preds: Any, refs: Any, lang: str | No
                         "pass the rows that were scored, in the order their predictions come")
     if kind == "seqeval":
         return {**base, "ids": ids, **_entity_counts(preds, refs)}
+    if kind == "bucc":
+        # Per source sentence: its mined and gold partners; F1 over the corpus is a function of the three sums.
+        return {**base, "ids": ids, "tp": [len(set(p) & set(r)) for p, r in zip(preds, refs)],
+                "n_pred": [len(set(p)) for p in preds], "n_gold": [len(set(r)) for r in refs]}
+    if kind == "map@20":
+        return {**base, "ids": ids, "ap": [M.average_precision_at_k(set(r), list(p), 20) if r else 0.0
+                                           for p, r in zip(preds, refs)]}
     if kind not in FIELDS:
         raise DataError(f"no per-example outcomes for metric kind {kind!r}", f"use one of: {', '.join(FIELDS)}")
     out = {**base, "ids": ids, "correct": [int(p == r) for p, r in zip(preds, refs)]}
@@ -145,6 +152,8 @@ def from_sums(kind: str, sums: np.ndarray, n: int) -> np.ndarray:
         return sums[..., 0] / n * 100  # metrics.accuracy's order: float(correct) / n * 100
     if kind in ("squad", "mlqa"):
         return 100.0 * sums[..., 1] / n
+    if kind == "map@20":
+        return 100.0 * sums[..., 0] / n
     tp, n_pred, n_gold = sums[..., 0], sums[..., 1], sums[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         # seqeval's micro average with zero_division=0: precision, recall, then 2PR / (P + R).

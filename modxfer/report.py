@@ -130,21 +130,22 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
                        correction=correction, require_comparisons=False)
     seconds = time.perf_counter() - t0
     robust = summarize(df.drop(columns=["outcomes"]).to_dict("records"))
-    t0 = time.perf_counter()
-    selection = _selection_section(df, run_dir)
-    selection_seconds = time.perf_counter() - t0
     card = {"kind": "modxfer-report", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "modxfer": __version__, "run_dir": str(run_dir.resolve()), "run_name": name,
             "results_db_sha256": sha256_file(run_dir / DB_NAME), "rows": len(df), "backbone": backbone,
-            "similarity": {"method": "cosine of mean sentence embeddings of English training inputs (TextEmb)"
+            "similarity": {"method": "TextEmb (Vu et al. 2020) with anisotropy correction: cosine of mean sentence embeddings of "
+                                     "English training inputs, centred over the tasks compared"
                            if backbone["model_id"] else "given by the caller",
                            "examples": similarity_examples or EXAMPLES},
             "statistics": {**analysis.settings, "seconds": round(seconds, 3)},
-            "selection_seconds": round(selection_seconds, 3) if selection else None, "config": config}
+            "config": config}
     evidence = _evidence(df, analysis, artifacts, counts)
     out = Path(out) if out is not None else run_dir / "report"
     _check_replaceable(out)
     with atomic_dir(out) as tmp:
+        t0 = time.perf_counter()
+        selection = _selection_section(df, run_dir, tmp, data_dir=data_dir)  # its heatmaps go with the report
+        card["selection_seconds"] = round(time.perf_counter() - t0, 3) if selection else None
         plots = make_plots(tmp, analysis)
         atomic_write_text(tmp / "report.md", _markdown(card, df, analysis, artifacts, evidence, similarity, plots,
                                                        selection))
@@ -154,14 +155,11 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     return out
 
 
-def _selection_section(df, run_dir) -> tuple[str, dict] | None:
-    """Hook for the intermediate-task selection section (``modxfer.selection.report_section``), when present."""
-    try:
-        from . import selection
-        section = selection.report_section
-    except (ImportError, AttributeError):
-        return None
-    return section(df, run_dir)
+def _selection_section(df, run_dir, out_dir, data_dir=None) -> tuple[str, dict] | None:
+    """The intermediate-task selection section (``modxfer.selection.report_section``)."""
+    from . import selection
+
+    return selection.report_section(df, run_dir, out_dir, data_dir=data_dir)
 
 
 def _check_replaceable(out: Path) -> None:

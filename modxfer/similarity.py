@@ -46,7 +46,7 @@ EXAMPLES = 256
 MAX_LENGTH = 128
 MEASURES = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format")
 TRAINING_FREE = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "format")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 __all__ = ["MEASURES", "TRAINING_FREE", "MeasureSettings", "SimilarityMatrix", "ConfidenceInterval", "SAME_SOURCE",
            "same_source", "compute", "compute_all", "input_text", "task_texts", "similarity", "similarity_matrix",
@@ -144,7 +144,8 @@ def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] |
         except (ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is recomputed and rewritten
     values, replicates, layers, extra = impl.run(ctx)
-    card = {"measure": measure, "description": impl.DESCRIPTIONS[measure], "examples": settings.examples,
+    card = {"measure": measure, "description": impl.DESCRIPTIONS[measure], "range": list(impl.RANGES[measure]),
+            "examples": settings.examples,
             "sample_sizes": {t: len(x) for t, x in texts.items()}, "seed": settings.seed,
             "n_resamples": settings.n_resamples if replicates is not None else 0, "max_length": settings.max_length,
             "backbone": {"name": bb.name, "model_id": bb.model_id, "weights_hash": bb.weights_hash},

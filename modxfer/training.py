@@ -33,7 +33,7 @@ from .inference import predict, references
 from .forward import Forward
 from .host import Host, host_for
 from .modeling import add_head, backbone, fresh_model
-from .tasks import get_task
+from .tasks import data_profile, get_task
 from .trunk import check_layers
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,13 @@ class TrainSettings:
     def __post_init__(self):
         if self.examples is not None and self.examples <= 0:
             raise ConfigError(f"examples must be positive, got {self.examples}", "pass --examples N with N >= 1")
+        for name, value in (("epochs", self.epochs), ("learning rate", self.learning_rate)):
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}", f"pass a finite {name}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1, got {self.seed!r}", "pass --seed N")
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise ConfigError(f"learning rate must be positive, got {self.learning_rate}", "pass --lr with a value > 0")
         if self.epochs <= 0:
             raise ConfigError(f"epochs must be positive, got {self.epochs}", "pass --epochs E with E > 0")
         if self.batch_size <= 0:
@@ -142,8 +149,9 @@ class TrainingPlan:
             "modxfer": __version__,
             "base": {"model_id": self.bb.model_id, "weights_hash": self.bb.weights_hash, "hidden_size": self.bb.hidden_size},
             "task": self.task.name,
-            "partition": self.task.partition,
-            "data": {"split": "train", "examples": len(self.rows), "sha256": _data_fingerprint(self.rows)},
+            "partition": self.task.partition_for(data_dir),
+            "data": {"split": "train", "examples": len(self.rows), "sha256": _data_fingerprint(self.rows),
+                     "profile": data_profile(data_dir)},
             "composition": str(comp),
             "depends_on": [d.key for d in self.deps],
             "adapter_config": None if comp.kind == "full" else {"name": s.config, **self.adapter_config.to_dict()},
@@ -193,7 +201,7 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
                 "dependencies": [{"key": d.key, "path": str(d.path), "composition": str(d.composition)} for d in deps],
                 **stats, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "library_versions": _versions()}
-        found = art.save(plan.store, card, session.write)
+        found = art.save(plan.store, card, session.write, replace=force)
     except BaseException:
         session.discard()
         raise

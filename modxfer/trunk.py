@@ -16,6 +16,7 @@ bound, the least recently used entries (by the mtime of ``meta.json``, touched o
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 VERSION = 1
 DEFAULT_BUDGET_GB = 8.0
+STALE_SECONDS = 3600  # a temporary entry folder this old belongs to a writer that was killed
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 _STORAGE = {"fp32": np.float32, "bf16": np.int16}  # numpy has no bfloat16: keep the bit patterns
 
@@ -73,21 +75,34 @@ class TrunkEncoder:
     @property
     def model(self):
         if self._model is None:
-            from transformers import AutoModel
-
-            # the upper layers' weights are deliberately not loaded: don't warn about them
-            logs = [logging.getLogger(n) for n in ("transformers.modeling_utils", "transformers.integrations.tensor_parallel")]
-            levels = [lg.level for lg in logs]
-            for lg in logs:
-                lg.setLevel(logging.ERROR)
-            try:
-                self._model = AutoModel.from_pretrained(self.bb.path, num_hidden_layers=self.layers,
-                                                        add_pooling_layer=False, dtype=self.dtype)
-            finally:
-                for lg, level in zip(logs, levels):
-                    lg.setLevel(level)
-            self._model.to(self.device).eval().requires_grad_(False)
+            self._model = self._build().to(self.device).eval().requires_grad_(False)
         return self._model
+
+    def _build(self):
+        """Embeddings + K layers whose fp32 weights are the host model's own tensors (no second copy of the
+        embedding matrix, which is most of a multilingual encoder's parameters); bf16 takes a converted copy."""
+        from transformers import AutoModel
+
+        from .host import host_for
+
+        config = copy.deepcopy(self.bb.config)
+        config.num_hidden_layers = self.layers
+        with torch.device("meta"):
+            model = AutoModel.from_config(config, add_pooling_layer=False)
+        host = host_for(self.bb, self.device).model.base_model
+        source = {**dict(host.named_parameters()), **dict(host.named_buffers())}
+        wanted = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+        for name in wanted:
+            value = source[name]
+            if value.is_floating_point() and self.dtype != torch.float32:
+                value = value.to(self.dtype)
+            module_name, _, attr = name.rpartition(".")
+            module = model.get_submodule(module_name)
+            if attr in module._parameters:
+                module._parameters[attr] = torch.nn.Parameter(value, requires_grad=False)
+            else:
+                module._buffers[attr] = value
+        return model
 
     def fingerprint(self) -> str:
         return f"trunk-v{VERSION}|{self.bb.weights_hash}|{self.bb.model_id}|K={self.layers}|{self.precision}"
@@ -202,6 +217,9 @@ class TrunkCache:
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.root))
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o777 & ~mask)  # mkdtemp is owner-only; a shared cache is not
             arr.tofile(tmp / "states.bin")
             np.save(tmp / "offsets.npy", offsets, allow_pickle=False)
             meta = {"version": VERSION, "key": key, "fingerprint": encoder.fingerprint(), "hidden": hidden,
@@ -223,6 +241,10 @@ class TrunkCache:
             entries = []
             for folder in self.root.iterdir():
                 meta = folder / "meta.json"
+                if folder.name.startswith(".") and folder.name.endswith(".tmp") and folder.is_dir():
+                    if time.time() - folder.stat().st_mtime > STALE_SECONDS:  # a killed writer's leftovers
+                        shutil.rmtree(folder, ignore_errors=True)
+                    continue
                 if folder.name.startswith(".") or not meta.is_file():
                     continue
                 size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
@@ -271,3 +293,8 @@ def encoder_for(bb, layers: int, precision: str, device: str = "cpu") -> TrunkEn
         while len(_ENCODERS) > 2:
             _ENCODERS.popitem(last=False)
     return _ENCODERS[key]
+
+
+def forget_encoders() -> None:
+    """Drop the trunk encoders (they share the host's tensors, which are being released)."""
+    _ENCODERS.clear()

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import stat
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -190,17 +189,20 @@ def check_entry(entry: ZooEntry, card, entries: dict[str, ZooEntry], where: str)
     return card
 
 
-def _plain(folder: Path, rel: str) -> Path:
-    """``folder/rel`` after checking that no part of it is a symlink or special file (so nothing is followed)."""
-    path = folder
-    for part in rel.split("/"):
+def _plain(folder: Path, rel: str, *, is_dir: bool = False) -> Path:
+    """``folder/rel`` after checking that every part of it is a plain folder and the last a plain file (or folder
+    with ``is_dir``): no symlink is followed, no special file read."""
+    path, parts = folder, rel.split("/")
+    for i, part in enumerate(parts):
         path = path / part
         try:
             mode = os.lstat(path).st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise DataError(f"{folder} is missing {rel}", "pull or re-publish the zoo") from None
-        if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-            raise DataError(f"{path} is a symlink or special file", "zoo entries hold plain files only; re-publish it")
+        want_dir = is_dir or i < len(parts) - 1
+        if not (stat.S_ISDIR(mode) if want_dir else stat.S_ISREG(mode)):
+            raise DataError(f"{path} is not a plain {'folder' if want_dir else 'file'} (links are never followed)",
+                            "zoo entries hold plain folders and files only; pull or re-publish it")
     return path
 
 
@@ -212,11 +214,12 @@ def verify(entry: ZooEntry, zoo=None, entries: list[ZooEntry] | None = None) -> 
 
 
 def _verified(entry: ZooEntry, root: Path, entries: list[ZooEntry]) -> tuple[Path, dict]:
-    folder = _plain(root, entry.path)
+    folder = _plain(root, entry.path, is_dir=True)
     card = None
     for rel, digest in entry.files.items():
-        data = _plain(folder, rel).read_bytes() if rel == art.CARD else None
-        if (hashlib.sha256(data).hexdigest() if data is not None else sha256_file(folder / rel)) != digest:
+        path = _plain(folder, rel)
+        data = path.read_bytes() if rel == art.CARD else None
+        if (hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)) != digest:
             raise DataError(f"zoo entry {entry.name}: {rel} does not match its sha256 in the index",
                             "the file is corrupted or was changed; pull or re-publish the zoo")
         if data is not None:  # parsed from the very bytes that were hashed
@@ -283,9 +286,10 @@ def _publish(a: art.Artifact, root: Path, entries: dict[str, ZooEntry], name: st
         raise ConfigError(f"zoo entry name {show(name)} is not allowed", "use letters, digits, '_', '.', '-'")
     clash = entries.get(name)
     if clash is not None and clash.key != card["key"]:
-        raise ConfigError(f"the zoo already has {name!r} for another artifact ({clash.key[:12]})", "pick another --name")
+        raise ConfigError(f"the zoo already has {name!r} for another artifact ({clash.key[:12]})",
+                          "pick another --name")
     if same is not None and same.name != name:
-        raise ConfigError(f"the zoo already has this artifact as {same.name!r}", f"use that name, or leave out --name")
+        raise ConfigError(f"the zoo already has this artifact as {same.name!r}", "use that name, or leave out --name")
     rel = f"{card['task']}/{card['key'][:20]}"
     dest = _destination(root, rel, card["key"])
     entry = None

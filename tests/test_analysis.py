@@ -106,6 +106,7 @@ def test_measures_by_hand_without_outcomes():
     c = a.correlations
     assert list(c["n_pairs"]) == [3, 3] and c["rho"].isna().all() and (c["reason"] == "too few pairs (3 < 5)").all()
     json.dumps(a.to_dict(), allow_nan=False)
+    assert pairs_in(_rows()) == [("mnli", "xnli"), ("qqp", "xnli"), ("siqa", "xnli")]
 
 
 def test_comparisons_use_what_both_sides_have():

@@ -4,7 +4,8 @@ Starting from a valid published zoo (two entries, mnli and mnli>xnli stacked on 
 hostile edits: any field of an index entry or of a card set to a hostile value (NaN, 1e999, huge integers, traversal
 paths, nested structures, wrong types) or deleted, weight files replaced (random bytes, a pickle, truncated), a file
 swapped for a symlink, or index.json / card.json replaced by raw bytes (non-UTF-8, 100k-deep nesting, duplicate keys,
-number literals JSON forbids); checksums in the index are fixed up or not. Then `zoo install` runs, through the
+number literals JSON forbids), or an entry's folder swapped for a file or a symlink elsewhere; checksums in the
+index are fixed up or not. Then `zoo install` runs, through the
 library or the CLI, and must
 
 - either install (every stored file opens and the copy is complete) or refuse with a ModxferError / exit code 2,
@@ -51,7 +52,7 @@ VALUES = st.recursive(LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3
                       max_leaves=6)
 RAW = st.one_of(
     st.sampled_from([
-        b"{\xff\xfe}", b"[" * 100_000 + b"]" * 100_000, b'{"format": 1, "format": 1, "entries": []}',
+        b"{\xff\xfe}", b"[" * 5000 + b"]" * 5000, b'{"format": 1, "format": 1, "entries": []}',
         b'{"format": 1, "entries": [NaN]}', b'{"format": 1, "entries": [1e999]}', b"1" * 5000, b"", b"null",
         b'{"format": 1, "entries": {}}', b'{"format": 2, "entries": []}', pickle.dumps({"format": 1}),
     ]),
@@ -76,6 +77,7 @@ OPS = st.one_of(
     st.tuples(st.just("bytes"), entry_ix, st.sampled_from(WEIGHTS),
               st.one_of(st.binary(max_size=64), st.sampled_from(["truncate", "pickle"])), st.booleans()),
     st.tuples(st.just("symlink"), entry_ix, st.sampled_from(WEIGHTS + ["card.json"]), st.booleans()),
+    st.tuples(st.just("swap-folder"), entry_ix, st.sampled_from(["entry", "task"]), st.sampled_from(["file", "symlink"])),
     st.tuples(st.just("raw-index"), RAW),
     st.tuples(st.just("raw-card"), entry_ix, RAW, st.booleans()),
 )
@@ -150,7 +152,7 @@ class Sandbox:
             card_file = self.folder(i) / "card.json"
             try:
                 card = json.loads(card_file.read_text())
-            except (ValueError, OSError):
+            except (ValueError, OSError, RecursionError):  # an earlier edit made it unreadable: nothing to edit
                 return
             _set(card, path if isinstance(path, tuple) else (path,), value)
             card_file.write_text(_dumps(card))
@@ -172,6 +174,19 @@ class Sandbox:
                 shutil.copy(f, self.victim / "planted")
                 f.unlink()
                 f.symlink_to(self.victim / "planted")
+        elif kind == "swap-folder":  # the entry's folder (or its task's) replaced by a file or a link elsewhere
+            i, level, how = args
+            target = self.folder(i) if level == "entry" else self.folder(i).parent
+            if target.is_symlink() or not target.is_dir():
+                return
+            moved = self.victim / f"moved-{level}-{i}"
+            if moved.exists():
+                return
+            shutil.move(target, moved)
+            if how == "file":
+                target.write_text("not a folder")
+            else:
+                target.symlink_to(moved, target_is_directory=True)
         elif kind == "raw-index":
             (self.zoo / "index.json").write_bytes(args[0])
         elif kind == "raw-card":
@@ -218,7 +233,8 @@ def test_hostile_zoos_give_a_clean_install_or_a_clean_refusal(pristine, ops, whi
 
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(modxfer.backbone, "load_backbone", lambda base: FakeBackbone())
-                res = CliRunner().invoke(cli, ["zoo", "install", name, "--zoo", str(box.zoo), "--store", str(box.store)])
+                res = CliRunner().invoke(cli, ["zoo", "install", name, "--zoo", str(box.zoo),
+                                               "--store", str(box.store)])
             assert res.exit_code in (0, 2), res.output
             assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
             assert "Traceback" not in res.output

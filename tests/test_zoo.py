@@ -226,7 +226,8 @@ from modxfer.io import atomic_dir, file_lock, sha256_file  # noqa: E402
 
 def _fix_sha(zoo, entry_name, rel):
     folder = zoo / Z.get_entry(entry_name, zoo).path
-    _rewrite(zoo, lambda es: [e["files"].update({rel: sha256_file(folder / rel)}) for e in es if e["name"] == entry_name])
+    _rewrite(zoo, lambda es: [e["files"].update({rel: sha256_file(folder / rel)})
+                              for e in es if e["name"] == entry_name])
 
 
 def test_issue13_publish_cannot_write_or_delete_outside_the_zoo(tmp_path):
@@ -424,6 +425,9 @@ def test_issue13_install_reverifies_an_existing_copy(published, tmp_path):
     import modxfer.backbone
 
     (target.path / "adapter" / "adapter.safetensors").write_bytes(b"broken")
+    # Training and evaluation find it through the store: a message with the fix, not an OSError while loading.
+    with pytest.raises(DataError, match="is damaged: .*not a readable safetensors file"):
+        art.find(target.path.parents[1], "xnli", target.key)
     args = ["zoo", "install", entry.name, "--zoo", str(zoo), "--store", str(target.path.parents[1])]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(modxfer.backbone, "load_backbone", lambda name: FakeBackbone())
@@ -467,31 +471,53 @@ def test_issue13_concurrent_writers_of_one_key_keep_the_first_copy(tmp_path):
 
     store = tmp_path / "store"
     card = card_for("mnli")
+    write_files(tmp_path / "second", "target", seed=2)
+    second_weights = sha256_file(tmp_path / "second" / "adapter" / "adapter.safetensors")
     inside, release = threading.Event(), threading.Event()
-    results, errors = {}, []
+    errors = []
 
     def slow(tmp):
         write_files(tmp, "target", seed=1)
         inside.set()
-        release.wait(10)  # the first writer finishes only after the second has started
+        release.wait(10)  # the first writer finishes only after the second has finished
 
     def first():
         try:
-            results["first"] = art.save(store, card, slow)
+            art.save(store, card, slow)
         except Exception as e:  # noqa: BLE001 - recorded and asserted below
             errors.append(e)
 
     t = threading.Thread(target=first)
     t.start()
     inside.wait(10)
-    results["second"] = art.save(store, card, lambda tmp: write_files(tmp, "target", seed=2))
+    done = art.save(store, card, lambda tmp: write_files(tmp, "target", seed=2))
     release.set()
     t.join()
     assert not errors
-    # The second finished first; the first to *finish* is kept, the later identical write discarded.
-    kept = sha256_file(results["second"].path / "adapter" / "adapter.safetensors")
-    assert sha256_file(results["first"].path / "adapter" / "adapter.safetensors") == kept
+    # The copy complete first stays; the later identical write is discarded, not swapped in under readers.
+    assert sha256_file(done.path / "adapter" / "adapter.safetensors") == second_weights
     assert [p.name for p in (store / "mnli").iterdir() if not p.name.startswith(".modxfer")] == [card["key"][:20]]
+
+
+def test_issue13_many_writers_of_one_key_never_fail(tmp_path):
+    from fakes import card_for, write_files
+
+    store, card, errors = tmp_path / "store", card_for("mnli"), []
+
+    def work(seed):
+        for i in range(8):
+            try:
+                art.save(store, card, lambda tmp: write_files(tmp, "target", seed), replace=bool(i % 2))
+            except Exception as e:  # noqa: BLE001 - recorded and asserted below
+                errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and art.is_intact(store / "mnli" / card["key"][:20], card["key"])
+    assert not [p for p in (store / "mnli").iterdir() if p.name.endswith((".tmp", ".old"))]
 
 
 def test_issue13_stale_temporary_folders_are_cleaned_under_a_lock_and_never_listed(tmp_path):

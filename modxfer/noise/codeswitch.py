@@ -54,7 +54,9 @@ def load_lexicon(path: str | Path) -> dict[str, str]:
     if not p.is_file():
         raise ModxferError(f"codeswitch lexicon file {p} does not exist", _HOW_TO)
     pairs: dict[str, str] = {}
-    for line in p.read_text(encoding="utf-8").splitlines():
+    from ..io import read_text
+
+    for line in read_text(p, _HOW_TO).splitlines():
         parts = line.split("\t") if "\t" in line else line.split()
         if len(parts) >= 2 and parts[0].strip() and parts[1].strip():
             pairs.setdefault(parts[0].strip(), parts[1].strip())  # first translation wins (MUSE order)

@@ -218,7 +218,8 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     trunk_layers = _trunk_layers(raw, training, where)
     precision = raw.get("precision", "auto")
     if precision not in PRECISIONS:
-        raise ConfigError(f"{where}: precision {show(precision)} is not allowed", f"use one of: {', '.join(PRECISIONS)}")
+        raise ConfigError(f"{where}: precision {show(precision)} is not allowed",
+                          f"use one of: {', '.join(PRECISIONS)}")
     output = _path(raw, "output", where) if raw.get("output") is not None else Path("runs", name).resolve()
     artifacts = _path(raw, "artifacts", where) if raw.get("artifacts") is not None else output / "artifacts"
     for key, p in (("output", output), ("artifacts", artifacts)):
@@ -246,7 +247,8 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], section: str, where: st
 def _section(raw: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
     value = raw.get(key) or {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: {key} must be a mapping, got {show(value)}", f"write e.g. {key}: {{{allowed[0]}: ...}}")
+        raise ConfigError(f"{where}: {key} must be a mapping, got {show(value)}",
+                          f"write e.g. {key}: {{{allowed[0]}: ...}}")
     _check_keys(value, allowed, key, where)
     return value
 
@@ -485,7 +487,8 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
         if not isinstance(s, int) or isinstance(s, bool) or s < 0:
             raise ConfigError(f"{where}: seeds: {show(s)} is not a whole number >= 0", "write seeds: [0, 1, 2]")
         if s >= MAX_SEED:
-            raise ConfigError(f"{where}: seeds: {show(s)} is too large (seeds are below 2**32)", "write seeds: [0, 1, 2]")
+            raise ConfigError(f"{where}: seeds: {show(s)} is too large (seeds are below 2**32)",
+                              "write seeds: [0, 1, 2]")
         if s in seeds:
             raise ConfigError(f"{where}: seeds lists {s} twice", "list each seed once")
         seeds.append(s)

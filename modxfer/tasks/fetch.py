@@ -94,6 +94,11 @@ def _languages(task, languages: Iterable[str]) -> list[str]:
     langs = [l for l in languages if l]
     if langs == ["all"]:
         return list(task.official_languages)
+    unknown = [l for l in langs if l not in task.official_languages]
+    if unknown and task.official_languages:
+        # language codes become file names: only the task's own codes may
+        raise ModxferError(f"{task.name} has no language {', '.join(map(repr, unknown))}",
+                           f"use some of: {', '.join(task.official_languages)} (or all)")
     if task.role == "target" and not langs and task.name not in ("udpos", "panx", "xcopa"):
         raise ModxferError(f"say which languages of {task.name!r} to fetch",
                            f"pass --languages all ({', '.join(task.official_languages)}) or a comma-separated subset")

@@ -28,6 +28,11 @@ DESCRIPTIONS = {
 }
 
 
+# Where each measure's values can lie (intervals are clipped to it).
+RANGES = {"textemb": (-1.0, 1.0), "textemb-raw": (-1.0, 1.0), "textemb-whiten": (-1.0, 1.0), "lexical": (0.0, 1.0),
+          "taskemb": (0.0, 1.0), "cka": (0.0, 1.0), "cka-delta": (0.0, 1.0), "format": (0.0, 1.0)}
+
+
 @dataclass
 class Context:
     measure: str
@@ -135,7 +140,8 @@ def _taskemb(ctx: Context):
                                         f"{ctx.settings.max_length}.{BLOCKS}.safetensors")
         cached = load_arrays(path)
         if cached is not None and "examples" in cached:
-            fisher[t] = FisherBlocks(t, {c: v for c, v in cached.items() if c != "examples"}, int(cached["examples"][0]))
+            blocks = {c: v for c, v in cached.items() if c != "examples"}
+            fisher[t] = FisherBlocks(t, blocks, int(cached["examples"][0]))
             continue
         fb = fisher_blocks(model, head, task, rows, models.tokenizer, max_length=ctx.settings.max_length)
         save_arrays(path, {**fb.blocks, "examples": np.array([fb.examples])},
@@ -166,10 +172,10 @@ def _cka(ctx: Context):
         for m in (*ctx.intermediates, b):
             needed.setdefault(m, set()).add(probes[b])
     models = AdaptedModels(ts, store=ctx.store, data_dir=ctx.data_dir, progress=ctx.progress)
-    reps, keys, frozen = {}, {}, {}
+    reps, keys, frozen, artifacts = {}, {}, {}, {}
     for m, sets in needed.items():  # one model at a time: each is built once
         model, _, artifact = models.get(m)
-        keys[m] = artifact.key
+        keys[m], artifacts[m] = artifact.key, artifact
         for p in sorted(sets):
             reps[(m, p)] = layer_representations(model, texts[p], models.tokenizer,
                                                  max_length=ctx.settings.max_length)
@@ -178,10 +184,15 @@ def _cka(ctx: Context):
                     frozen[p] = frozen_representations(model, texts[p], models.tokenizer,
                                                        max_length=ctx.settings.max_length)
                 reps[(m, p)] = reps[(m, p)] - frozen[p]
+    # Below the frozen trunk (adapters' leave_out) every model gives the backbone's own states: those layers
+    # compare nothing, and would pull the overall CKA towards 1.
+    first = max(int(a.card.get("trunk_layers", 0) or 0) for a in artifacts.values())
+    reps = {k: v[first:] for k, v in reps.items()}
     n_res = ctx.settings.n_resamples
     values, replicates, layers = cka_matrix(reps, ctx.intermediates, ctx.targets, probes, n_resamples=n_res,
                                             seed=ctx.settings.seed)
     extra = {"train": dataclasses.asdict(ts), "artifacts": keys,
+             "layers": list(range(first + 1, first + 1 + len(layers))),  # encoder layer numbers, 1-based
              "probes": {p: {"examples": len(x), "sha256": _digest(x)} for p, x in texts.items()},
              "probe_source": "Tatoeba lexicon split" if ctx.lang else "each target's English training inputs"}
     return values, replicates, layers, extra

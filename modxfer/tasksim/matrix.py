@@ -78,9 +78,11 @@ class SimilarityMatrix:
     def confidence_interval(self, confidence_level: float = 0.95, method: str = "basic") -> ConfidenceInterval:
         """Bootstrap interval per cell (low and high arrays shaped like ``values``).
 
-        ``basic`` (the default) reflects the percentiles around the estimate, 2 x value - quantile: resampling
-        inputs with replacement leaves fewer distinct ones, which biases divergences and norms of means (a
-        percentile interval of the lexical measure can miss its own estimate); ``percentile`` is also available.
+        ``basic`` (the default) reflects the percentiles around the estimate, 2 x value - quantile, clipped to the
+        measure's range (``card["range"]``). Sampling noise pulls cosines of sample means towards 0 and inflates
+        divergences, in the estimate as in every resample; the percentile interval then sits beside the estimate
+        (it can miss it), while the basic interval corrects for the shift to first order. ``percentile`` is also
+        available.
         """
         if method not in ("basic", "percentile"):
             raise ValueError(f"method must be 'basic' or 'percentile', got {method!r}")
@@ -89,7 +91,9 @@ class SimilarityMatrix:
         low, high = percentile_interval(self.replicates, confidence_level)
         if method == "percentile":
             return ConfidenceInterval(low, high)
-        return ConfidenceInterval(2 * self.values - high, 2 * self.values - low)
+        lo_bound, hi_bound = self.card.get("range", (-np.inf, np.inf))
+        return ConfidenceInterval(np.clip(2 * self.values - high, lo_bound, hi_bound),
+                                  np.clip(2 * self.values - low, lo_bound, hi_bound))
 
     def same_source(self) -> np.ndarray:
         """Boolean mask: cells whose two tasks share a data source (see ``SAME_SOURCE``)."""

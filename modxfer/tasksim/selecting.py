@@ -75,6 +75,8 @@ def selection_table(outs, matrices: Mapping[str, SimilarityMatrix], ks, n_resamp
     rows, reps_by = [], {}
     measures = [*matrices, *PSEUDO]
     for (outcome, target), part in outs.groupby(["outcome", "target"], sort=False):
+        if not any(target in m.targets for m in matrices.values()):
+            continue  # no measure has this target (no training inputs): random and oracle alone would skew the means
         V_all = part.pivot_table(index="intermediate", columns="lang", values="value", aggfunc="mean")
         L_all = part.pivot_table(index="intermediate", columns="lang", values="level", aggfunc="mean")
         for ss in ("with", "without"):
