@@ -37,7 +37,8 @@ def plan(config, list_cells):
     out.print(f"[bold]{cfg.name}[/bold]: backbone {cfg.backbone}, output {cfg.output}")
     out.print(f"intermediates: {', '.join(cfg.intermediates) or '-'}")
     out.print(f"noise: {', '.join(cfg.noise)}    seeds: {', '.join(map(str, cfg.seeds))}    precision: {cfg.precision}")
-    out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs, "
+    full = f"; full fine-tuning {cfg.budget_for('full')[0]} x {cfg.budget_for('full')[1]:g}" if cfg.full_budget else ""
+    out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs{full}, "
               f"{cfg.eval_examples or 'all'} eval examples per language and noise setting")
     t = Table(title="grid")
     for col in ("target", "compositions", "languages by family"):
@@ -62,6 +63,8 @@ def plan(config, list_cells):
               f"{est['eval_examples']} evaluated examples ({_duration(est['eval_seconds'])}); about "
               f"{_duration(est['seconds'])} on one 2-core CPU with the local executor "
               f"(constants in modxfer/sweeps/plan.py{scale})")
+    for line in est.get("warnings", []):
+        out.print(f"[yellow]warning:[/yellow] {line}")
 
 
 def _family(get, lang: str) -> str:

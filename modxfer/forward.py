@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from . import precision as prec
 from .batching import collate
-from .trunk import _DTYPES, TrunkCache, TrunkStates, default_cache, encoder_for, sequences
+from .trunk import TrunkCache, TrunkStates, default_cache, encoder_for, sequences
 
 MEMO_SEQUENCES = 20000  # in-memory trunk states of recent one-off sequences (attack candidates)
 _MODEL_INPUTS = ("input_ids", "attention_mask")
@@ -73,11 +72,7 @@ class Forward:
             memo.move_to_end(k)
         while len(memo) > MEMO_SEQUENCES:
             memo.popitem(last=False)
-        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([p.shape[0] for p in parts])
-        flat = torch.cat(parts) if parts else torch.zeros(0, self.bb.hidden_size, dtype=_DTYPES[self.precision])
-        arr = (flat.view(torch.int16) if self.precision == "bf16" else flat.float()).numpy()
-        return TrunkStates(arr, offsets, self.precision)
+        return TrunkStates.from_tensors(parts, self.precision, self.bb.hidden_size)
 
     def batch(self, prepared: Prepared, idx: list[int], *, targets: bool = False) -> dict[str, torch.Tensor]:
         feats = [prepared.features[i] for i in idx]

@@ -73,6 +73,7 @@ class Host:
         self._model = None
         self._fusions.clear()
         gc.collect()
+        trim_memory()
 
     # ------------------------------------------------------------------ pieces
     def load_adapter(self, artifact: art.Artifact) -> str:
@@ -136,6 +137,17 @@ class Host:
             yield self.model
         finally:
             encoder.embeddings, encoder.encoder.layer = embeddings, stack
+
+
+def trim_memory() -> None:
+    """Hand freed heap back to the system (glibc keeps it otherwise): after a phase that allocated and freed a lot,
+    later peaks start from what is really in use."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 _HOSTS: dict[tuple[str, str], Host] = {}

@@ -8,7 +8,8 @@ runs only the upper layers.
 Entries are content-addressed: the key hashes the backbone's weights, K, the storage dtype and the token ids of every
 sequence, so any change of backbone, tokenizer setting (max length, truncation), noise (setting or seed) or K misses
 the cache by construction. An entry is three files under ``<cache>/trunk/<key>/``: ``states.bin`` (every sequence's
-states back to back, fp32 or bf16 bit patterns, memory-mapped on read), ``offsets.npy`` and ``meta.json``. Entries
+states back to back, fp32 or bf16 bit patterns, memory-mapped on read), ``spans.npy`` (each sequence's start and
+length) and ``meta.json``. Entries
 appear by one rename. The cache is bounded (``MODXFER_TRUNK_CACHE_GB``, default 8; the folder is ``MODXFER_TRUNK_CACHE``, default
 ``$MODXFER_CACHE/trunk``): when a write takes it past the
 bound, the least recently used entries (by the mtime of ``meta.json``, touched on every read) are deleted first.
@@ -36,7 +37,7 @@ from .io import cache_dir, file_lock
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 DEFAULT_BUDGET_GB = 8.0
 STALE_SECONDS = 3600  # a temporary entry folder this old belongs to a writer that was killed
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -108,11 +109,10 @@ class TrunkEncoder:
         return f"trunk-v{VERSION}|{self.bb.weights_hash}|{self.bb.model_id}|K={self.layers}|{self.precision}"
 
     @torch.no_grad()
-    def encode(self, seqs: list[list[int]]) -> list[torch.Tensor]:
-        """Hidden states after layer K-1 for each sequence, unpadded ``[len, H]``, in the trunk dtype, input order."""
+    def batches(self, seqs: list[list[int]]):
+        """Yield (indices, states) per length-sorted batch: states after layer K-1, unpadded ``[len, H]``."""
         from .batching import eval_batches, pad
 
-        out: list[torch.Tensor | None] = [None] * len(seqs)
         pad_id = self.bb.tokenizer.pad_token_id
         for idx in eval_batches([len(s) for s in seqs], 256, max_tokens=self.batch_tokens):
             ids = pad([seqs[i] for i in idx], pad_id).to(self.device)
@@ -121,24 +121,44 @@ class TrunkEncoder:
             for row, n in enumerate(lens):
                 mask[row, :n] = 1
             hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.cpu()
-            for row, (i, n) in enumerate(zip(idx, lens)):
-                out[i] = hidden[row, :n].clone()
+            yield idx, [hidden[row, :n] for row, n in enumerate(lens)]
+
+    def encode(self, seqs: list[list[int]]) -> list[torch.Tensor]:
+        """The states of each sequence, in input order (in memory: for small one-off inputs)."""
+        out: list[torch.Tensor | None] = [None] * len(seqs)
+        for idx, states in self.batches(seqs):
+            for i, state in zip(idx, states):
+                out[i] = state.clone()
         return out  # type: ignore[return-value]
+
+
+def _storage(state: torch.Tensor, precision: str) -> np.ndarray:
+    return (state.view(torch.int16) if precision == "bf16" else state.float()).contiguous().numpy()
 
 
 @dataclass
 class TrunkStates:
-    """Trunk states of a list of sequences: one flat ``[tokens, H]`` array and the offsets of each sequence."""
+    """Trunk states of a list of sequences: one flat ``[tokens, H]`` array and each sequence's (start, length)."""
 
     flat: np.ndarray  # float32, or int16 holding bf16 bit patterns
-    offsets: np.ndarray  # int64 [n + 1]
+    spans: np.ndarray  # int64 [n, 2]
     precision: str
 
+    @classmethod
+    def from_tensors(cls, states: list[torch.Tensor], precision: str, hidden: int) -> "TrunkStates":
+        lengths = np.array([s.shape[0] for s in states], dtype=np.int64)
+        spans = np.stack([np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths], axis=1) if len(states) else \
+            np.zeros((0, 2), dtype=np.int64)
+        flat = np.concatenate([_storage(s, precision) for s in states]) if states else \
+            np.zeros((0, hidden), dtype=_STORAGE[precision])
+        return cls(flat, spans, precision)
+
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        return len(self.spans)
 
     def sequence(self, i: int) -> torch.Tensor:
-        t = torch.from_numpy(np.array(self.flat[self.offsets[i]:self.offsets[i + 1]]))  # a copy: memmaps are read-only
+        start, n = self.spans[i]
+        t = torch.from_numpy(np.array(self.flat[start:start + n]))  # a copy: memmaps are read-only
         return t.view(torch.bfloat16) if self.precision == "bf16" else t
 
     def batch(self, seq_index: list[int], width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -195,46 +215,60 @@ class TrunkCache:
         meta_file = folder / "meta.json"
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+            if meta.get("precision") != precision or meta.get("version") != VERSION:
+                return None
+            spans = np.load(folder / "spans.npy", allow_pickle=False)
             flat = np.memmap(folder / "states.bin", dtype=_STORAGE[precision], mode="r",
-                             shape=(int(offsets[-1]), int(meta["hidden"])))
+                             shape=(int(meta["tokens"]), int(meta["hidden"])))
             os.utime(meta_file)  # recently used: evicted last
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if meta.get("precision") != precision or meta.get("version") != VERSION:
-            return None
-        return TrunkStates(flat, offsets, precision)
+        return TrunkStates(flat, spans, precision)
 
     def _write(self, key: str, encoder: TrunkEncoder, seqs: list[list[int]]) -> TrunkStates:
+        """Encode batch by batch straight into the entry's file: memory holds one batch, never all the states."""
         t0 = time.perf_counter()
-        states = encoder.encode(seqs)
-        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([s.shape[0] for s in states])
         hidden = encoder.bb.hidden_size
-        flat = torch.cat(states) if states else torch.zeros(0, hidden, dtype=encoder.dtype)
-        arr = (flat.view(torch.int16) if encoder.precision == "bf16" else flat.float()).numpy()
-        seconds = time.perf_counter() - t0
-        self.root.mkdir(parents=True, exist_ok=True)
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.root))
             mask = os.umask(0)
             os.umask(mask)
             os.chmod(tmp, 0o777 & ~mask)  # mkdtemp is owner-only; a shared cache is not
-            arr.tofile(tmp / "states.bin")
-            np.save(tmp / "offsets.npy", offsets, allow_pickle=False)
+        except OSError as e:  # a full or read-only disk costs speed, not results
+            log.warning("trunk cache not written (%s); continuing from memory", e)
+            return TrunkStates.from_tensors(encoder.encode(seqs), encoder.precision, hidden)
+        spans = np.zeros((len(seqs), 2), dtype=np.int64)
+        tokens = 0
+        try:
+            with open(tmp / "states.bin", "wb") as f:
+                for idx, states in encoder.batches(seqs):
+                    for i, state in zip(idx, states):
+                        f.write(_storage(state, encoder.precision).tobytes())
+                        spans[i] = (tokens, state.shape[0])
+                        tokens += state.shape[0]
+            np.save(tmp / "spans.npy", spans, allow_pickle=False)
+            size = tokens * hidden * np.dtype(_STORAGE[encoder.precision]).itemsize
             meta = {"version": VERSION, "key": key, "fingerprint": encoder.fingerprint(), "hidden": hidden,
-                    "precision": encoder.precision, "sequences": len(seqs), "tokens": int(offsets[-1]),
-                    "bytes": int(arr.nbytes), "seconds": round(seconds, 3)}
+                    "precision": encoder.precision, "sequences": len(seqs), "tokens": tokens, "bytes": size,
+                    "seconds": round(time.perf_counter() - t0, 3)}
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
             try:
                 os.rename(tmp, self.root / key)
             except OSError:  # another process stored the same entry first: identical content, keep theirs
                 shutil.rmtree(tmp, ignore_errors=True)
             self._evict(keep=key)
-        except OSError as e:  # a full or read-only disk costs speed, not results
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
             log.warning("trunk cache not written (%s); continuing from memory", e)
-            return TrunkStates(arr, offsets, encoder.precision)
-        return self._read(key, encoder.precision) or TrunkStates(arr, offsets, encoder.precision)
+            return TrunkStates.from_tensors(encoder.encode(seqs), encoder.precision, hidden)
+        from .host import trim_memory
+
+        trim_memory()  # the encoder's activations are freed: give them back before the next phase
+        found = self._read(key, encoder.precision)
+        if found is None:  # evicted at once (a cache smaller than this entry): serve it from memory
+            return TrunkStates.from_tensors(encoder.encode(seqs), encoder.precision, hidden)
+        return found
 
     def _evict(self, keep: str) -> None:
         with file_lock(self.root / ".lock"):

@@ -243,7 +243,8 @@ def test_report_states_only_what_its_cis_support(tmp_path, study, no_selection):
     from modxfer_cli.main import cli
     from modxfer.report import write_report
 
-    no_selection.report_section = lambda results, run_dir: ("## Selection\n\nhook called", {"rows": len(results)})
+    no_selection.report_section = lambda results, run_dir, out_dir=None, **kw: ("## Selection\n\nhook called",
+                                                                               {"rows": len(results)})
     run = write_store(tmp_path / "run", study, learned={"train siqa>xcopa seed=0": False}, unfinished=2)
     out = write_report(run, similarity=STUDY_SIMS)
     md = (out / "report.md").read_text()

@@ -46,7 +46,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 TOP_KEYS = ("name", "backbone", "intermediates", "targets", "languages", "compositions", "noise", "seeds", "budget",
             "training", "precision", "output", "artifacts", "data_dir", "resources", "trunk_layers")
-BUDGET_KEYS = ("examples", "epochs", "eval_examples")
+BUDGET_KEYS = ("examples", "epochs", "eval_examples", "full")
+FULL_BUDGET_KEYS = ("examples", "epochs", "learning_rate")
 TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length", "trunk_layers")
 RESOURCE_KEYS = ("train", "eval")
 RESOURCE_FIELDS = ("num_cpus", "num_gpus")
@@ -86,6 +87,8 @@ class SweepConfig:
     learning_rate: float | None = None
     max_length: int = 128
     trunk_layers: int | None = None  # None: the backbone's default; checked against the backbone when it loads
+    # Full fine-tuning (STILTs) costs several adapters' worth per example: its own examples/epochs/learning_rate.
+    full_budget: dict = field(default_factory=dict)
     # Ray resource requests per cell kind; they change where cells run, never what they compute.
     resources: dict = field(default_factory=lambda: {"train": {"num_cpus": 1, "num_gpus": 0},
                                                      "eval": {"num_cpus": 1, "num_gpus": 0}})
@@ -97,11 +100,20 @@ class SweepConfig:
     def compositions_for(self, task: str) -> list[Composition]:
         return [c for c in self.compositions if c.target == task]
 
-    def train_settings(self, seed: int) -> dict:
-        """Keyword arguments for ``modxfer.training.train`` / ``train_key`` (besides the composition)."""
-        return {"config": self.adapter, "examples": self.examples, "epochs": self.epochs, "seed": seed,
-                "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers}
+    def train_settings(self, seed: int, kind: str | None = None) -> dict:
+        """Keyword arguments for ``modxfer.training.train`` / ``train_key`` (besides the composition); ``kind`` "full"
+        applies ``budget.full``."""
+        out = {"config": self.adapter, "examples": self.examples, "epochs": self.epochs, "seed": seed,
+               "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
+               "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers}
+        if kind == "full":
+            out.update(self.full_budget)
+        return out
+
+    def budget_for(self, kind: str) -> tuple[int, float]:
+        """(examples, epochs) a trained piece of this composition kind gets."""
+        s = self.train_settings(0, kind)
+        return s["examples"], s["epochs"]
 
 
 def load_config(path: str | os.PathLike, *, output: str | os.PathLike | None = None) -> SweepConfig:
@@ -208,6 +220,12 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     eval_examples = budget.get("eval_examples")
     if eval_examples is not None:
         eval_examples = _positive(eval_examples, "budget.eval_examples", where, int)
+    full_raw = _section(budget, "full", FULL_BUDGET_KEYS, f"{where}: budget")
+    full_budget = {}
+    for key, kind in (("examples", int), ("epochs", float), ("learning_rate", float)):
+        if full_raw.get(key) is not None:
+            full_budget[key] = kind(_positive(full_raw[key], f"budget.{key}" if key != "learning_rate"
+                                              else "training.learning_rate", where, kind))
     training = _section(raw, "training", TRAINING_KEYS, where)
     adapter = _str(training.get("adapter", "seq_bn"), "training.adapter", where)
     batch_size = _positive(training.get("batch_size", 32), "training.batch_size", where, int)
@@ -228,7 +246,8 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
         name=name, backbone=backbone, intermediates=intermediates, targets=targets, compositions=compositions,
         noise=noise, seeds=seeds, examples=examples, epochs=epochs, eval_examples=eval_examples, precision=precision,
         output=output, artifacts=artifacts, data_dir=Path(root).resolve(), adapter=adapter, batch_size=batch_size,
-        learning_rate=lr, max_length=max_length, trunk_layers=trunk_layers, resources=_resources(raw, where), raw=raw,
+        learning_rate=lr, max_length=max_length, trunk_layers=trunk_layers, full_budget=full_budget,
+        resources=_resources(raw, where), raw=raw,
     )
 
 

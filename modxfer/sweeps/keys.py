@@ -32,7 +32,8 @@ def assign_keys(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
         comp = cell.composition
         if cell.kind == "train":
             artifact[cell.id] = train_key(comp.target, on=comp.intermediates, fuse=comp.kind == "fusion",
-                                          full=comp.kind == "full", data_dir=cfg.data_dir, **cfg.train_settings(cell.seed))
+                                          full=comp.kind == "full", data_dir=cfg.data_dir,
+                                          **cfg.train_settings(cell.seed, comp.kind))
             keys[cell.id] = content_key({"cell": "train", "artifact": artifact[cell.id]})
             continue
         if (cell.task, cell.lang) not in test_sha:

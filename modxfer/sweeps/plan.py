@@ -133,12 +133,30 @@ def _scale(backbone: str) -> float:
         return 1.0
 
 
+def _layers(backbone: str) -> int:
+    if backbone == "embedded":
+        return 12
+    try:
+        return int(json.loads((Path(backbone) / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return 12
+
+
 def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
-    """Cell id -> (examples, estimated seconds); examples are clipped to what the data holds."""
+    """Cell id -> (examples, estimated seconds); examples are clipped to what the data holds.
+
+    With a trunk of K of L layers, adapter kinds pay the lower K/L once per distinct input (training: once for all
+    epochs; evaluation: shared by the compositions evaluated on the same inputs) and the upper (L-K)/L per pass.
+    """
     from ..tasks import get_task
+    from ..training import default_trunk_layers
 
     cfg = plan.config
     scale = _scale(cfg.backbone)
+    layers = _layers(cfg.backbone)
+    k = default_trunk_layers(layers) if cfg.trunk_layers is None else min(cfg.trunk_layers, layers - 1)
+    lower, upper = k / layers, (layers - k) / layers
+    comps_per_target = {t.task: max(1, sum(c.kind != "full" for c in cfg.compositions_for(t.task))) for t in cfg.targets}
     sizes: dict[tuple, int] = {}
 
     def size(task, split, lang="en") -> int:
@@ -150,15 +168,22 @@ def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
     for c in plan.cells:
         task = get_task(c.task)
         choices = task.num_choices or 1
+        full = c.composition.kind == "full"
         if c.kind == "train":
-            n = min(cfg.examples, size(task, "train"))
-            per = TRAIN_SECONDS["full" if c.composition.kind == "full" else "adapter"]
+            examples, epochs = cfg.budget_for(c.composition.kind)
+            n = min(examples, size(task, "train"))
             val = min(VALIDATION_EXAMPLES, size(task, "validation")) if "validation" in task.splits else 0
-            out[c.id] = (n, (n * cfg.epochs * per + val * EVAL_SECONDS) * choices * scale + CELL_SECONDS["train"])
+            if full:
+                sec = n * epochs * TRAIN_SECONDS["full"] + val * EVAL_SECONDS
+            else:
+                sec = (n * lower * EVAL_SECONDS + n * epochs * upper * TRAIN_SECONDS["adapter"]
+                       + val * EVAL_SECONDS)
+            out[c.id] = (n, sec * choices * scale + CELL_SECONDS["train"])
         else:
             n = size(task, "test", c.lang)
             n = min(n, cfg.eval_examples) if cfg.eval_examples else n
-            out[c.id] = (n, n * EVAL_SECONDS * choices * scale + CELL_SECONDS["eval"])
+            share = 1.0 if full else upper + lower / comps_per_target.get(c.task, 1)
+            out[c.id] = (n, n * EVAL_SECONDS * share * choices * scale + CELL_SECONDS["eval"])
     return out
 
 
@@ -192,9 +217,10 @@ def budget_warnings(plan: Plan, costs: dict[str, tuple[int, float]] | None = Non
         if c.seed != cfg.seeds[0]:
             continue
         n = costs[c.id][0]
-        steps = math.ceil(math.ceil(n / cfg.batch_size) * cfg.epochs)
+        epochs = cfg.budget_for(c.composition.kind)[1]
+        steps = math.ceil(math.ceil(n / cfg.batch_size) * epochs)
         if steps < MIN_STEPS:
-            out.append(f"{c.composition} trains {steps} steps ({n} examples x {cfg.epochs:g} epochs / batch "
+            out.append(f"{c.composition} trains {steps} steps ({n} examples x {epochs:g} epochs / batch "
                        f"{cfg.batch_size}); fewer than {MIN_STEPS} often leaves a model near chance: raise "
                        "budget.examples or budget.epochs (the competence check will flag it)")
     return out

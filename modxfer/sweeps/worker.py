@@ -27,7 +27,7 @@ def runner_settings(config: SweepConfig) -> dict:
             "adapter": config.adapter, "examples": config.examples, "epochs": config.epochs,
             "eval_examples": config.eval_examples, "precision": config.precision, "batch_size": config.batch_size,
             "learning_rate": config.learning_rate, "max_length": config.max_length,
-            "trunk_layers": config.trunk_layers}
+            "trunk_layers": config.trunk_layers, "full_budget": dict(config.full_budget)}
 
 
 def tree_sha256(path: Path) -> str:
@@ -44,12 +44,15 @@ class CellRunner:
         self.s = settings
         self._evaluator = None
 
-    def train_settings(self, seed: int) -> dict:
+    def train_settings(self, seed: int, kind: str | None = None) -> dict:
         s = self.s
-        return {"config": s["adapter"], "examples": s["examples"], "epochs": s["epochs"], "seed": seed,
+        out = {"config": s["adapter"], "examples": s["examples"], "epochs": s["epochs"], "seed": seed,
                 "precision": s["precision"], "base": s["backbone"], "batch_size": s["batch_size"],
                 "learning_rate": s["learning_rate"], "max_length": s["max_length"],
                 "trunk_layers": s.get("trunk_layers")}
+        if kind == "full":
+            out.update(s.get("full_budget") or {})
+        return out
 
     @property
     def evaluator(self):
@@ -80,7 +83,7 @@ class CellRunner:
         comp = Composition.parse(spec["composition"])
         art = train(comp.target, on=comp.intermediates, fuse=comp.kind == "fusion", full=comp.kind == "full",
                     data_dir=self.s["data_dir"], store=self.s["store"], progress=False,
-                    **self.train_settings(spec["seed"]))
+                    **self.train_settings(spec["seed"], comp.kind))
         if spec.get("artifact") and art.key != spec["artifact"]:
             raise RuntimeError(f"trained artifact key {art.key[:12]} differs from the planned {spec['artifact'][:12]}; "
                                "training.train and training.train_key disagree")
@@ -90,7 +93,7 @@ class CellRunner:
     def _eval(self, spec: dict) -> dict:
         s = self.s
         # The training settings identify the artifacts to load, exactly as the train cells passed them.
-        train = self.train_settings(spec["seed"])
+        train = self.train_settings(spec["seed"], Composition.parse(spec["composition"]).kind)
         result = self.evaluator.evaluate(
             spec["composition"], spec["task"], languages=[spec["lang"]], noise=[spec["noise"]], seed=spec["seed"],
             examples=s["eval_examples"], progress=False, train_examples=train.pop("examples"),
