@@ -17,13 +17,21 @@ MEASURE_CHOICES = ["textemb", "textemb-raw", "textemb-whiten", "lexical", "taske
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default: RUN_DIR/report).")
 @click.option("--similarity-examples", type=click.IntRange(8), default=None,
               help="Training inputs embedded per task for task similarity (default 256).")
+@click.option("--resamples", type=click.IntRange(100, 100_000), default=1000, show_default=True,
+              help="Bootstrap resamples for every confidence interval and p-value.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--correction", type=click.Choice(["holm", "bh"]), default="holm", show_default=True,
+              help="Multiple-comparison control over all the report's tests: Holm (family-wise) or "
+                   "Benjamini-Hochberg (false discovery rate).")
 @data_dir_option
-def report(run_dir, out, similarity_examples, data_dir):
+def report(run_dir, out, similarity_examples, resamples, seed, correction, data_dir):
     """Write the report of a sweep: scores, gains over baselines, degradation by language family, task similarity
-    and how it relates to transfer and robustness, with plots and a card saying how it was made."""
+    and how it relates to transfer and robustness, each with its CI and corrected p, plots and a card saying how it
+    was made."""
     from modxfer.report import write_report
 
-    path = write_report(run_dir, out, similarity_examples=similarity_examples, data_dir=data_dir)
+    path = write_report(run_dir, out, similarity_examples=similarity_examples, data_dir=data_dir,
+                        n_resamples=resamples, seed=seed, correction=correction)
     click.echo(f"report: {path / 'report.md'}")
 
 

@@ -161,6 +161,14 @@ class Evaluator:
         host.activate(setup, head)
         return host, head
 
+    def release_full(self) -> None:
+        """Free the fine-tuned encoder kept for the last full composition evaluated."""
+        if self._full is not None:
+            self._full = None
+            import gc
+
+            gc.collect()
+
     @staticmethod
     def trunk_layers(pieces: list[art.Artifact]) -> int:
         """K of the pieces' trunk (cards before the trunk existed: 0); pieces of one composition always agree."""
@@ -285,7 +293,7 @@ class Evaluator:
         from .noise.spec import parse_specs
 
         clean, _ = self.inputs(task, lang, parse_specs("clean")[0], seed, examples)
-        return {"noise_rate": _changed(clean, rows, list), "noise_words_rate": _changed(clean, rows, str.split)}
+        return {"noise_rate": _changed(clean, rows, "chars"), "noise_words_rate": _changed(clean, rows, "words")}
 
     def _score(self, task, model, head, rows, feats, lang, layer, forward, pool: dict | None = None):
         if task.head == "retrieval":
@@ -352,20 +360,38 @@ def _texts(row: dict) -> list[str]:
     return out
 
 
-def _changed(clean: list[dict], noisy: list[dict], units) -> float | None:
-    """1 - matched / max(len) over all texts, in characters (``list``) or words (``str.split``)."""
+def _matched_chars(a: str, b: str) -> int:
+    """Characters of ``a`` kept in ``b``: words aligned first, characters only inside the words that differ (a
+    character-level alignment of whole paragraphs is quadratic; noise edits a few words)."""
+    import difflib
+
+    wa, wb = a.split(" "), b.split(" ")
+    same = 0
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if op == "equal":
+            same += sum(len(w) for w in wa[i1:i2]) + (i2 - i1 - 1)
+        else:
+            x, y = " ".join(wa[i1:i2]), " ".join(wb[j1:j2])
+            if x and y:
+                same += sum(m.size for m in difflib.SequenceMatcher(None, x, y, autojunk=False).get_matching_blocks())
+    return same
+
+
+def _changed(clean: list[dict], noisy: list[dict], unit: str) -> float | None:
+    """1 - matched / max(len) over all texts, in characters or words."""
     import difflib
 
     same = total = 0
     for a_row, b_row in zip(clean, noisy):
         for a, b in zip(_texts(a_row), _texts(b_row)):
-            a_u, b_u = units(a), units(b)
-            total += max(len(a_u), len(b_u))
-            if a_u != b_u:
-                blocks = difflib.SequenceMatcher(None, a_u, b_u, autojunk=False).get_matching_blocks()
-                same += sum(m.size for m in blocks)
+            if unit == "words":
+                a_u, b_u = a.split(), b.split()
+                total += max(len(a_u), len(b_u))
+                same += len(a_u) if a_u == b_u else sum(
+                    m.size for m in difflib.SequenceMatcher(None, a_u, b_u, autojunk=False).get_matching_blocks())
             else:
-                same += len(a_u)
+                total += max(len(a), len(b))
+                same += len(a) if a == b else _matched_chars(a, b)
     return round(1 - same / total, 5) if total else None
 
 

@@ -14,7 +14,7 @@ from . import precision as prec
 from .batching import collate
 from .trunk import TrunkCache, TrunkStates, default_cache, encoder_for, sequences
 
-MEMO_SEQUENCES = 20000  # in-memory trunk states of recent one-off sequences (attack candidates)
+MEMO_TOKENS = 200_000  # in-memory trunk states of recent one-off sequences (attack candidates): ~300 MB at H=384
 _MODEL_INPUTS = ("input_ids", "attention_mask")
 _TARGETS = ("labels", "start_positions", "end_positions")
 
@@ -70,8 +70,9 @@ class Forward:
         parts = [memo[k] for k in keys]
         for k in keys:
             memo.move_to_end(k)
-        while len(memo) > MEMO_SEQUENCES:
-            memo.popitem(last=False)
+        tokens = sum(v.shape[0] for v in memo.values())
+        while memo and tokens > MEMO_TOKENS:
+            tokens -= memo.popitem(last=False)[1].shape[0]
         return TrunkStates.from_tensors(parts, self.precision, self.bb.hidden_size)
 
     def batch(self, prepared: Prepared, idx: list[int], *, targets: bool = False) -> dict[str, torch.Tensor]:

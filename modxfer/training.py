@@ -117,7 +117,11 @@ def adapter_config(name: str, trunk_layers: int = 0):
             raise ConfigError(f"adapter config {name!r} changes the embeddings, so the layers below it cannot be a "
                               "frozen trunk", "pass --trunk-layers 0 with this config, or use seq_bn, lora, ...")
     leave_out = list(range(trunk_layers))
-    parts = [p.replace(leave_out=sorted(set(p.get("leave_out") or []) | set(leave_out))) for p in parts]
+    try:
+        parts = [p.replace(leave_out=sorted(set(p.get("leave_out") or []) | set(leave_out))) for p in parts]
+    except TypeError:  # configs without leave_out (ReFT) cannot stay out of the trunk's layers
+        raise ConfigError(f"adapter config {name!r} cannot leave out layers, so it cannot sit above a frozen trunk",
+                          "pass --trunk-layers 0 with this config, or use seq_bn, lora, prefix_tuning, ...") from None
     return ConfigUnion(*parts) if isinstance(config, ConfigUnion) else parts[0]
 
 
@@ -189,8 +193,9 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
     if not force and (found := art.find(plan.store, plan.task.name, plan.key)):
         log.info("reusing %s (%s)", found.path, plan.comp)
         return found
-    session = _Session(plan, deps)
+    session = None
     try:
+        session = _Session(plan, deps)
         t0 = time.perf_counter()
         stats = _fit(session, plan, progress=progress)
         stats["train_seconds"] = round(time.perf_counter() - t0, 2)
@@ -203,12 +208,16 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
                 "library_versions": _versions()}
         found = art.save(plan.store, card, session.write, replace=force)
     except BaseException:
-        session.discard()
+        if session is not None:
+            session.discard()
+        else:  # setup itself failed, perhaps after adding the adapter: nothing may stay under its name
+            host_for(plan.bb, prec.default_device()).drop(art.adapter_name(plan.task.name, plan.key))
         raise
     finally:
-        session.close()
+        if session is not None:
+            session.close()
         trim_memory()
-    if not found.card.get("competence", {}).get("learned", True):
+    if not (found.card.get("competence") or {}).get("learned", True):
         log.warning("%s did not learn: validation %s, 95%% CI %s, chance %s", plan.comp,
                     card["competence"]["score"], card["competence"]["ci"], card["competence"]["chance"])
     return found
@@ -291,6 +300,7 @@ class _Session:
 
     def discard(self) -> None:
         """Training failed or was interrupted: nothing half-trained may stay loaded under the artifact's name."""
+        self.failed = True
         if self.host is not None:
             self.host.drop(self.head)
             if self.plan.comp.kind == "fusion":
@@ -299,7 +309,7 @@ class _Session:
     def close(self) -> None:
         self.model.requires_grad_(False)
         self.model.eval()
-        if self.host is not None and self.plan.comp.kind == "fusion":
+        if self.host is not None and self.plan.comp.kind == "fusion" and not getattr(self, "failed", False):
             self.host.fusion_trained(self.inter, self.plan.key)
         if self.host is None:  # a fine-tuned encoder is not kept: evaluation loads it from the store when needed
             self.model = self.runner = None

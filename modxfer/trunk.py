@@ -240,6 +240,7 @@ class TrunkCache:
             return TrunkStates.from_tensors(encoder.encode(seqs), encoder.precision, hidden)
         spans = np.zeros((len(seqs), 2), dtype=np.int64)
         tokens = 0
+        stored = False
         try:
             with open(tmp / "states.bin", "wb") as f:
                 for idx, states in encoder.batches(seqs):
@@ -255,13 +256,19 @@ class TrunkCache:
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
             try:
                 os.rename(tmp, self.root / key)
+                stored = True
             except OSError:  # another process stored the same entry first: identical content, keep theirs
-                shutil.rmtree(tmp, ignore_errors=True)
-            self._evict(keep=key)
+                pass
         except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
             log.warning("trunk cache not written (%s); continuing from memory", e)
             return TrunkStates.from_tensors(encoder.encode(seqs), encoder.precision, hidden)
+        finally:
+            if not stored:  # failed, interrupted, or another process won: no partial entry stays behind
+                shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            self._evict(keep=key)
+        except OSError as e:  # a bound not enforced this time costs disk, not results
+            log.warning("trunk cache eviction skipped (%s)", e)
         from .host import trim_memory
 
         trim_memory()  # the encoder's activations are freed: give them back before the next phase
@@ -274,15 +281,20 @@ class TrunkCache:
         with file_lock(self.root / ".lock"):
             entries = []
             for folder in self.root.iterdir():
-                meta = folder / "meta.json"
-                if folder.name.startswith(".") and folder.name.endswith(".tmp") and folder.is_dir():
-                    if time.time() - folder.stat().st_mtime > STALE_SECONDS:  # a killed writer's leftovers
-                        shutil.rmtree(folder, ignore_errors=True)
+                try:
+                    if folder.name.startswith(".") and folder.name.endswith(".tmp") and folder.is_dir():
+                        # a killed writer's leftovers: nothing in it has been written to for an hour
+                        newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
+                        if time.time() - newest > STALE_SECONDS:
+                            shutil.rmtree(folder, ignore_errors=True)
+                        continue
+                    meta = folder / "meta.json"
+                    if folder.name.startswith(".") or not meta.is_file():
+                        continue
+                    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+                    entries.append((meta.stat().st_mtime, size, folder))
+                except FileNotFoundError:  # renamed or evicted by another process meanwhile
                     continue
-                if folder.name.startswith(".") or not meta.is_file():
-                    continue
-                size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-                entries.append((meta.stat().st_mtime, size, folder))
             total = sum(size for _, size, _ in entries)
             for _, size, folder in sorted(entries):
                 if total <= self.budget:

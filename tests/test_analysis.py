@@ -232,6 +232,8 @@ def no_selection(monkeypatch):
     import modxfer
 
     fake = types.ModuleType("modxfer.selection")
+    fake.report_section = lambda results, run_dir=None, out_dir=None, **kw: (
+        "## Selection\n\nnot computed in this test", {"skipped": "test"})
     monkeypatch.setitem(sys.modules, "modxfer.selection", fake)
     monkeypatch.setattr(modxfer, "selection", fake, raising=False)
     return fake

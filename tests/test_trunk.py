@@ -73,9 +73,9 @@ def _settings(base):
 class _Counting(TrunkEncoder):
     calls = 0
 
-    def encode(self, seqs):
+    def batches(self, seqs):
         type(self).calls += 1
-        return super().encode(seqs)
+        return super().batches(seqs)
 
 
 def test_a_change_of_backbone_tokenizer_setting_noise_seed_or_k_misses_the_cache(tiny_base, tmp_path):
@@ -156,3 +156,22 @@ def test_the_host_is_shared_and_predictions_match_a_fresh_load(tiny_base, store)
     host.release()
     host2, head2 = ev.model_for(art.composition, [art])
     assert predict(host2, task, rows, head2, tokenizer=ev.bb.tokenizer, forward=fwd) == before
+
+
+def test_bf16_trunk_runs_and_agrees_with_fp32(tiny_base, store, tmp_path):
+    """The bf16 path (trunk weights and cache in bf16, upper layers under autocast) gives the fp32 predictions on
+    nearly every example; on CPUs without bf16 kernels it is emulated (slow), so the test is small."""
+    art = train("xnli", base=tiny_base, store=store, progress=False, precision="fp32", trunk_layers=1, **FAST)
+    from modxfer.evaluation import Evaluator
+
+    ev = Evaluator(tiny_base, precision="fp32", store=store)
+    host, head = ev.model_for(art.composition, [art])
+    task = get_task("xnli")
+    rows = task.load("test", "de", limit=24).to_list()
+    fp32 = predict(host, task, rows, head, tokenizer=ev.bb.tokenizer,
+                   forward=Forward(ev.bb, 1, "fp32", cache=TrunkCache(tmp_path / "a")))
+    cache = TrunkCache(tmp_path / "b")
+    bf16 = predict(host, task, rows, head, tokenizer=ev.bb.tokenizer, forward=Forward(ev.bb, 1, "bf16", cache=cache))
+    meta = next((tmp_path / "b").glob("*/meta.json")).read_text()
+    assert '"precision": "bf16"' in meta
+    assert sum(a == b for a, b in zip(fp32, bf16)) >= 0.9 * len(rows)

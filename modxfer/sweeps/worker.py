@@ -25,9 +25,17 @@ def runner_settings(config: SweepConfig) -> dict:
     """The part of the config a worker needs, as plain data (it travels to Ray workers)."""
     return {"backbone": config.backbone, "data_dir": str(config.data_dir), "store": str(config.artifacts),
             "adapter": config.adapter, "examples": config.examples, "epochs": config.epochs,
-            "eval_examples": config.eval_examples, "precision": config.precision, "batch_size": config.batch_size,
+            # "auto" is resolved once, here: every worker then builds the same keys the plan computed
+            "eval_examples": config.eval_examples, "precision": _resolved(config.precision),
+            "batch_size": config.batch_size,
             "learning_rate": config.learning_rate, "max_length": config.max_length,
             "trunk_layers": config.trunk_layers, "full_budget": dict(config.full_budget)}
+
+
+def _resolved(precision: str) -> str:
+    from .. import precision as prec
+
+    return prec.resolve(precision, prec.default_device())
 
 
 def tree_sha256(path: Path) -> str:
@@ -79,6 +87,9 @@ class CellRunner:
 
     def _train(self, spec: dict) -> dict:
         from ..training import train
+
+        if self._evaluator is not None:
+            self._evaluator.release_full()  # training may need the memory a fine-tuned encoder holds
 
         comp = Composition.parse(spec["composition"])
         art = train(comp.target, on=comp.intermediates, fuse=comp.kind == "fusion", full=comp.kind == "full",

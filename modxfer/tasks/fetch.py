@@ -97,7 +97,7 @@ def _languages(task, languages: Iterable[str]) -> list[str]:
     unknown = [l for l in langs if l not in task.official_languages]
     if unknown and task.official_languages:
         # language codes become file names: only the task's own codes may
-        raise ModxferError(f"{task.name} has no language {', '.join(map(repr, unknown))}",
+        raise DataError(f"{task.name} has no language {', '.join(map(repr, unknown))}",
                            f"use some of: {', '.join(task.official_languages)} (or all)")
     if task.role == "target" and not langs and task.name not in ("udpos", "panx", "xcopa"):
         raise ModxferError(f"say which languages of {task.name!r} to fetch",
