@@ -275,3 +275,11 @@ def test_each_new_target_as_a_composition_target(paper_dir, tiny_base, tmp_path)
         assert len(preds) == len(refs) == len(rows)
         primary = "f1" if target == "bucc" else "map@20"
         assert 0 <= scores[primary] <= 100, (target, scores)
+        # and through the Evaluator, as sweeps run it: the same score, recomputed exactly from per-example outcomes
+        from modxfer.outcomes import rescore
+
+        res = ev.evaluate(f"mnli>{target}", languages=[lang], noise=["clean"], progress=False, train_examples=32,
+                          batch_size=16, epochs=1.0)
+        (row,) = res.rows
+        assert row["metrics"][primary] == pytest.approx(scores[primary], abs=1e-3)
+        assert rescore(row["outcomes"]) == pytest.approx(row["metrics"][primary], abs=1e-3)  # rows keep 4 decimals
