@@ -69,15 +69,18 @@ def check(data_dir, task_names):
 
 @data.command("fetch")
 @click.argument("task_name")
-@click.option("--languages", default="", help="Comma-separated language codes (target tasks).")
+@click.option("--languages", default="", help="Comma-separated language codes (target tasks), or 'all'.")
+@click.option("--profile", type=click.Choice(["offline", "paper"]), default=None,
+              help="offline: the shared layout (dev sets stand in for training data); paper: Phang et al.'s full "
+                   "training splits and XTREME-R's test splits. Default: the data directory's own.")
 @data_dir_option
-def fetch(task_name, languages, data_dir):
+def fetch(task_name, languages, profile, data_dir):
     """Download TASK from the Hugging Face Hub into the data directory, in the layout modxfer reads (online only)."""
     from pathlib import Path
 
     from modxfer.tasks.fetch import fetch as run
 
     root = Path(data_dir) if data_dir else resolve_data_dir(None)
-    written = run(task_name, root, [l for l in languages.split(",") if l])
+    written = run(task_name, root, [l for l in languages.split(",") if l], profile=profile)
     for p in written:
         click.echo(f"wrote {p}")
