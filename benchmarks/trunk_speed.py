@@ -37,9 +37,12 @@ def matmul_rates() -> dict:
     """Sustained fp32 and bf16 matmul TFLOP/s with torch on this machine's threads (bf16 gives up when emulated)."""
     import torch
 
-    out = {"threads": torch.get_num_threads()}
+    from modxfer.precision import _bf16_kernels
+
+    out = {"threads": torch.get_num_threads(), "bf16_kernels": _bf16_kernels()}
+    dtypes = ((torch.float32, "fp32"), (torch.bfloat16, "bf16")) if out["bf16_kernels"] else ((torch.float32, "fp32"),)
     for label, (m, k, n) in (("2048^3", (2048, 2048, 2048)), ("ffn 2048x384x1536", (2048, 384, 1536))):
-        for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        for dtype, name in dtypes:
             a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
             t0 = time.perf_counter()
             a @ b

@@ -49,6 +49,9 @@ cli.add_command(zoo)
 
 
 def main():
+    from modxfer.heap import tune_malloc
+
+    tune_malloc()
     cli(prog_name="modxfer")
 
 

@@ -19,6 +19,7 @@ import logging
 import torch
 
 from . import artifacts as art
+from .heap import trim_memory, tune_malloc  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -137,17 +138,6 @@ class Host:
             yield self.model
         finally:
             encoder.embeddings, encoder.encoder.layer = embeddings, stack
-
-
-def trim_memory() -> None:
-    """Hand freed heap back to the system (glibc keeps it otherwise): after a phase that allocated and freed a lot,
-    later peaks start from what is really in use."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 _HOSTS: dict[tuple[str, str], Host] = {}
