@@ -255,6 +255,7 @@ def test_each_new_target_as_a_composition_target(paper_dir, tiny_base, tmp_path)
     store = tmp_path / "store"
     budget = dict(examples=32, batch_size=16, epochs=1.0, precision="fp32", base=tiny_base)
     inter = train("mnli", data_dir=paper_dir, store=store, progress=False, **budget)
+    assert inter.card["data"]["profile"] == "paper"  # the card says which data produced it (and so does the key)
     ev = Evaluator(tiny_base, precision="fp32", store=store, data_dir=paper_dir)
     for target in ("xquad", "tydiqa"):
         art = train(target, on=["mnli"], data_dir=paper_dir, store=store, progress=False, **budget)
