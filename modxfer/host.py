@@ -78,6 +78,12 @@ class Host:
 
     # ------------------------------------------------------------------ pieces
     def load_adapter(self, artifact: art.Artifact) -> str:
+        """Load an artifact's adapter (no head) under its unique name; returns that name."""
+        from .errors import AdapterMismatchError
+
+        if artifact.kind == "full":
+            raise AdapterMismatchError(f"{artifact.path} is a fully fine-tuned encoder, not an adapter",
+                                       "compose adapters with adapters (A>B), or use full:A>B for STILTs")
         name = artifact.adapter_name
         if name not in self.model.adapters_config:
             self.model.load_adapter(str(artifact.path / "adapter"), load_as=name, with_head=False,

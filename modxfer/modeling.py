@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-import torch
 
 from .backbone import Backbone, load_backbone, mean_pool
 from .tasks import Task
@@ -82,10 +81,6 @@ def add_head(model, task: Task, name: str) -> None:
         model.add_qa_head(name)
     else:
         raise ValueError(f"task {task.name} ({task.head}) has no trainable head")
-
-
-def forward(model, batch: dict[str, torch.Tensor], head: str):
-    return model(**batch, head=head)
 
 
 def decode(task: Task, out, features: list[dict]) -> list:

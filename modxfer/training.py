@@ -14,7 +14,7 @@ import math
 import platform
 import random
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,9 +25,9 @@ from . import __version__
 from . import artifacts as art
 from . import metrics
 from . import precision as prec
-from .batching import collate, train_batches
+from .batching import train_batches
 from .composition import Composition
-from .errors import AdapterMismatchError, ConfigError, ModxferError
+from .errors import AdapterMismatchError, ConfigError
 from .features import featurize, length
 from .inference import predict, references
 from .forward import Forward
@@ -316,17 +316,6 @@ class _Session:
             import gc
 
             gc.collect()
-
-
-def load_adapter(model, artifact: art.Artifact) -> str:
-    """Load an artifact's adapter (no head) under its unique name; returns that name."""
-    if artifact.kind == "full":
-        raise AdapterMismatchError(f"{artifact.path} is a fully fine-tuned encoder, not an adapter",
-                                   "compose adapters with adapters (A>B), or use full:A>B for STILTs")
-    name = artifact.adapter_name
-    if name not in model.adapters_config:
-        model.load_adapter(str(artifact.path / "adapter"), load_as=name, with_head=False, use_safetensors=True)
-    return name
 
 
 def load_full_encoder(model, artifact: art.Artifact) -> None:
