@@ -38,6 +38,9 @@ def plan(config, list_cells):
     out.print(f"intermediates: {', '.join(cfg.intermediates) or '-'}")
     out.print(f"noise: {', '.join(cfg.noise)}    seeds: {', '.join(map(str, cfg.seeds))}    precision: {cfg.precision}")
     full = f"; full fine-tuning {cfg.budget_for('full')[0]} x {cfg.budget_for('full')[1]:g}" if cfg.full_budget else ""
+    if cfg.intermediate_budget:
+        ex, ep = cfg.budget_for("target", cfg.intermediates[0]) if cfg.intermediates else (cfg.examples, cfg.epochs)
+        full = f"; intermediate adapters {ex} x {ep:g}" + full
     out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs{full}, "
               f"{cfg.eval_examples or 'all'} eval examples per language and noise setting")
     t = Table(title="grid")

@@ -14,7 +14,7 @@ import math
 import platform
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -65,10 +65,21 @@ class TrainSettings:
     learning_rate: float | None = None
     max_length: int = 128
     trunk_layers: int | None = None  # None: the backbone's default (DEFAULT_TRUNK_FRACTION of its layers)
+    # A budget per role: an intermediate adapter is trained once and reused under every stack and fusion, so it
+    # can afford more than each target adapter. None: the same examples/epochs as every other adapter.
+    intermediate_examples: int | None = None
+    intermediate_epochs: float | None = None
 
     def __post_init__(self):
         if self.examples is not None and self.examples <= 0:
             raise ConfigError(f"examples must be positive, got {self.examples}", "pass --examples N with N >= 1")
+        if self.intermediate_examples is not None and self.intermediate_examples <= 0:
+            raise ConfigError(f"intermediate examples must be positive, got {self.intermediate_examples}",
+                              "pass a number >= 1, or leave it unset to use examples")
+        if self.intermediate_epochs is not None and not (math.isfinite(self.intermediate_epochs)
+                                                         and self.intermediate_epochs > 0):
+            raise ConfigError(f"intermediate epochs must be a positive finite number, got {self.intermediate_epochs}",
+                              "pass a number > 0, or leave it unset to use epochs")
         for name, value in (("epochs", self.epochs), ("learning rate", self.learning_rate)):
             if value is not None and not math.isfinite(value):
                 raise ConfigError(f"{name} must be a finite number, got {value}", f"pass a finite {name}")
@@ -88,6 +99,14 @@ class TrainSettings:
 
     def lr(self, full: bool) -> float:
         return self.learning_rate or (FULL_LR if full else ADAPTER_LR)
+
+    def for_role(self, role: str, kind: str) -> "TrainSettings":
+        """The settings one trained piece gets: an intermediate adapter takes the intermediate budget, if set (full
+        fine-tuning keeps its own)."""
+        if role != "intermediate" or kind == "full":
+            return self
+        return replace(self, examples=self.intermediate_examples or self.examples,
+                       epochs=self.intermediate_epochs or self.epochs)
 
 
 def composition_for(task: str, on: Sequence[str] = (), fuse: bool = False, full: bool = False) -> Composition:
@@ -135,9 +154,10 @@ def _data_fingerprint(rows: list[dict]) -> str:
 class TrainingPlan:
     """The resolved training request: composition, settings, rows, dependencies and the key."""
 
-    def __init__(self, comp: Composition, s: TrainSettings, data_dir, store):
-        self.comp, self.s, self.store, self.data_dir = comp, s, store, data_dir
+    def __init__(self, comp: Composition, requested: TrainSettings, data_dir, store):
         self.task = get_task(comp.target)
+        s = requested.for_role(self.task.role, comp.kind)
+        self.comp, self.s, self.store, self.data_dir = comp, s, store, data_dir
         if "train" not in self.task.splits:
             raise ConfigError(f"task {self.task.name!r} has no training data", "it is evaluated zero-shot only, on top of intermediates")
         self.bb = backbone(s.base)
@@ -148,7 +168,7 @@ class TrainingPlan:
         self.trunk_layers = 0 if comp.kind == "full" else check_layers(
             default_trunk_layers(self.bb.num_layers) if s.trunk_layers is None else s.trunk_layers, self.bb.num_layers)
         self.adapter_config = None if comp.kind == "full" else adapter_config(s.config, self.trunk_layers)
-        self.deps = [TrainingPlan(d, s, data_dir, store) for d in _dependencies(comp)]
+        self.deps = [TrainingPlan(d, requested, data_dir, store) for d in _dependencies(comp)]
         self.spec = {
             "modxfer": __version__,
             "base": {"model_id": self.bb.model_id, "weights_hash": self.bb.weights_hash, "hidden_size": self.bb.hidden_size},

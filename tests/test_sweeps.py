@@ -55,7 +55,7 @@ def test_typo_key_names_the_key_and_the_close_match(data_dir):
     assert "allowed keys in the top level: name, backbone, intermediates, targets" in e.fix
     e = _error(data_dir, budget={"exampels": 10})
     assert e.problem == "test.yaml: unknown key 'exampels' in budget (did you mean 'examples', 'eval_examples'?)"
-    assert e.fix == "allowed keys in budget: examples, epochs, eval_examples, full"
+    assert e.fix == "allowed keys in budget: examples, epochs, eval_examples, full, intermediate"
 
 
 def test_unknown_task_and_wrong_role(data_dir):
@@ -177,6 +177,17 @@ def test_plan_cells_and_dependencies(data_dir):
     # every cell that builds on mnli (seed 0), directly or not, is its dependent
     deps = plan.dependents()["train mnli seed=0"]
     assert "eval fuse(mnli,siqa)>xnli en clean seed=0" in deps and "train siqa>xnli seed=0" not in deps
+
+
+def test_intermediate_budget_is_its_own(data_dir):
+    cfg = _config(data_dir, budget={**BASE["budget"], "intermediate": {"examples": 64, "epochs": 2},
+                                    "full": {"examples": 16}})
+    assert cfg.budget_for("target", "mnli") == (64, 2.0) and cfg.budget_for("stack", "xnli") == (32, 1.0)
+    assert cfg.budget_for("full", "mnli") == (16, 1.0)
+    settings = cfg.train_settings(0, "target")
+    assert settings["intermediate_examples"] == 64 and settings["intermediate_epochs"] == 2.0
+    e = _error(data_dir, budget={**BASE["budget"], "intermediate": {"examples": 0}})
+    assert e.problem == "test.yaml: budget.intermediate.examples must be a whole number >= 1, got 0"
 
 
 def test_plan_of_a_retrieval_target_needs_only_intermediates(data_dir):

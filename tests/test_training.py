@@ -199,3 +199,19 @@ def test_cli_train_and_evaluate(tiny_base, store, tmp_path):
     assert res.exit_code == 2 and "no data for language 'xx'" in res.output and "Traceback" not in res.output
     res = runner.invoke(cli, ["train", "xnli", "--on", "mnli", "--fuse", *opts])
     assert res.exit_code == 2 and "fusion needs at least two" in res.output
+
+
+def test_intermediate_budget_applies_to_intermediates_only(tiny_base, store):
+    per_role = dict(FAST, intermediate_examples=64, intermediate_epochs=2.0)
+    stack = train("xnli", on=["mnli"], base=tiny_base, store=store, progress=False, **per_role)
+    inter = art.find(store, "mnli", stack.card["depends_on"][0])
+    assert inter.card["data"]["examples"] == 64 and inter.card["epochs"] == 2.0  # the intermediate's own budget
+    assert stack.card["data"]["examples"] == 48 and stack.card["epochs"] == 1.0  # the target keeps the common one
+    # Trained alone, the intermediate gets the same budget, so the stack's dependency is that very artifact.
+    assert train_key("mnli", base=tiny_base, **per_role) == inter.key
+    assert train_key("mnli", base=tiny_base, **FAST) != inter.key
+    # Full fine-tuning keeps its own budget, even on an intermediate task.
+    full = TrainingPlan(Composition.parse("full:mnli"), TrainSettings(base=tiny_base, **per_role), None, store)
+    assert len(full.rows) == 48 and full.s.epochs == 1.0
+    with pytest.raises(ConfigError, match="intermediate examples must be positive"):
+        TrainSettings(intermediate_examples=0)

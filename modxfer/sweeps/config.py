@@ -46,7 +46,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 TOP_KEYS = ("name", "backbone", "intermediates", "targets", "languages", "compositions", "noise", "seeds", "budget",
             "training", "precision", "output", "artifacts", "data_dir", "resources", "trunk_layers")
-BUDGET_KEYS = ("examples", "epochs", "eval_examples", "full")
+BUDGET_KEYS = ("examples", "epochs", "eval_examples", "full", "intermediate")
+INTERMEDIATE_BUDGET_KEYS = ("examples", "epochs")
 FULL_BUDGET_KEYS = ("examples", "epochs", "learning_rate")
 TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length", "trunk_layers")
 RESOURCE_KEYS = ("train", "eval")
@@ -89,6 +90,8 @@ class SweepConfig:
     trunk_layers: int | None = None  # None: the backbone's default; checked against the backbone when it loads
     # Full fine-tuning (STILTs) costs several adapters' worth per example: its own examples/epochs/learning_rate.
     full_budget: dict = field(default_factory=dict)
+    # Intermediate adapters are trained once per seed and reused under every stack and fusion: their own budget.
+    intermediate_budget: dict = field(default_factory=dict)
     # Ray resource requests per cell kind; they change where cells run, never what they compute.
     resources: dict = field(default_factory=lambda: {"train": {"num_cpus": 1, "num_gpus": 0},
                                                      "eval": {"num_cpus": 1, "num_gpus": 0}})
@@ -105,14 +108,18 @@ class SweepConfig:
         applies ``budget.full``."""
         out = {"config": self.adapter, "examples": self.examples, "epochs": self.epochs, "seed": seed,
                "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
-               "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers}
+               "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers,
+               "intermediate_examples": self.intermediate_budget.get("examples"),
+               "intermediate_epochs": self.intermediate_budget.get("epochs")}
         if kind == "full":
             out.update(self.full_budget)
         return out
 
-    def budget_for(self, kind: str) -> tuple[int, float]:
-        """(examples, epochs) a trained piece of this composition kind gets."""
+    def budget_for(self, kind: str, task: str | None = None) -> tuple[int, float]:
+        """(examples, epochs) a trained piece of this composition kind (and, for an intermediate adapter, task) gets."""
         s = self.train_settings(0, kind)
+        if kind != "full" and task in self.intermediates:
+            return self.intermediate_budget.get("examples", s["examples"]), self.intermediate_budget.get("epochs", s["epochs"])
         return s["examples"], s["epochs"]
 
 
@@ -226,6 +233,9 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
         if full_raw.get(key) is not None:
             full_budget[key] = kind(_positive(full_raw[key], f"budget.{key}" if key != "learning_rate"
                                               else "training.learning_rate", where, kind))
+    inter_raw = _section(budget, "intermediate", INTERMEDIATE_BUDGET_KEYS, f"{where}: budget")
+    intermediate_budget = {key: kind(_positive(inter_raw[key], f"budget.intermediate.{key}", where, kind))
+                           for key, kind in (("examples", int), ("epochs", float)) if inter_raw.get(key) is not None}
     training = _section(raw, "training", TRAINING_KEYS, where)
     adapter = _str(training.get("adapter", "seq_bn"), "training.adapter", where)
     batch_size = _positive(training.get("batch_size", 32), "training.batch_size", where, int)
@@ -247,6 +257,7 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
         noise=noise, seeds=seeds, examples=examples, epochs=epochs, eval_examples=eval_examples, precision=precision,
         output=output, artifacts=artifacts, data_dir=Path(root).resolve(), adapter=adapter, batch_size=batch_size,
         learning_rate=lr, max_length=max_length, trunk_layers=trunk_layers, full_budget=full_budget,
+        intermediate_budget=intermediate_budget,
         resources=_resources(raw, where), raw=raw,
     )
 

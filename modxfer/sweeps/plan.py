@@ -170,7 +170,7 @@ def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
         choices = task.num_choices or 1
         full = c.composition.kind == "full"
         if c.kind == "train":
-            examples, epochs = cfg.budget_for(c.composition.kind)
+            examples, epochs = cfg.budget_for(c.composition.kind, c.composition.target)
             n = min(examples, size(task, "train"))
             val = min(VALIDATION_EXAMPLES, size(task, "validation")) if "validation" in task.splits else 0
             if full:
@@ -217,7 +217,7 @@ def budget_warnings(plan: Plan, costs: dict[str, tuple[int, float]] | None = Non
         if c.seed != cfg.seeds[0]:
             continue
         n = costs[c.id][0]
-        epochs = cfg.budget_for(c.composition.kind)[1]
+        epochs = cfg.budget_for(c.composition.kind, c.composition.target)[1]
         steps = math.ceil(math.ceil(n / cfg.batch_size) * epochs)
         if steps < MIN_STEPS:
             out.append(f"{c.composition} trains {steps} steps ({n} examples x {epochs:g} epochs / batch "

@@ -29,7 +29,8 @@ def runner_settings(config: SweepConfig) -> dict:
             "eval_examples": config.eval_examples, "precision": _resolved(config.precision),
             "batch_size": config.batch_size,
             "learning_rate": config.learning_rate, "max_length": config.max_length,
-            "trunk_layers": config.trunk_layers, "full_budget": dict(config.full_budget)}
+            "trunk_layers": config.trunk_layers, "full_budget": dict(config.full_budget),
+            "intermediate_budget": dict(config.intermediate_budget)}
 
 
 def _resolved(precision: str) -> str:
@@ -57,7 +58,9 @@ class CellRunner:
         out = {"config": s["adapter"], "examples": s["examples"], "epochs": s["epochs"], "seed": seed,
                 "precision": s["precision"], "base": s["backbone"], "batch_size": s["batch_size"],
                 "learning_rate": s["learning_rate"], "max_length": s["max_length"],
-                "trunk_layers": s.get("trunk_layers")}
+                "trunk_layers": s.get("trunk_layers"),
+                "intermediate_examples": (s.get("intermediate_budget") or {}).get("examples"),
+                "intermediate_epochs": (s.get("intermediate_budget") or {}).get("epochs")}
         if kind == "full":
             out.update(s.get("full_budget") or {})
         return out
