@@ -73,7 +73,7 @@ def main(argv=None) -> int:
             out = write_report(run, Path(tmp) / "report", similarity=sims, n_resamples=args.resamples)
             timings["report"].append(time.perf_counter() - t0)
             card = json.loads((out / "report.json").read_text())["card"]
-            timings["selection_section"].append(card.get("selection_seconds") or 0.0)
+            timings["selection_section"].append(card["timing"].get("selection_seconds") or 0.0)
         result = {"run": "synthetic" if args.synthetic else str(run), "rows": len(df),
                   "rows_with_outcomes": a.settings["rows_with_outcomes"],
                   "examples_per_cell": sorted(set(int(n) for n in df["n"])), "tests": int(a.tests["p_adjusted"].notna().sum()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -190,14 +191,28 @@ def _print_competence(out: Console, trained: list[dict]) -> None:
 
 @sweep.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="File to write (default: RUN_DIR/results.FORMAT).")
-def export(run_dir, fmt, output):
-    """Write the results table (one row per cell x language x noise setting) as CSV or Parquet."""
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "bundle"]), default="csv", show_default=True,
+              help="bundle: a folder with the results, their per-example outcomes and what the report needs besides "
+                   "(competence, similarity), from which `modxfer report` recomputes everything without the run.")
+@click.option("--output", "-o", type=click.Path(), default=None,
+              help="File to write (default: RUN_DIR/results.FORMAT; a bundle: the folder RUN_DIR/results).")
+@click.option("--similarity-examples", type=click.IntRange(min=8), default=None,
+              help="Bundle: training inputs embedded per task for task similarity (default 256).")
+@click.option("--data-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Bundle: folder with the task data (default: the run's, $MODXFER_DATA_DIR, ../shared/data).")
+def export(run_dir, fmt, output, similarity_examples, data_dir):
+    """Write the results table (one row per cell x language x noise setting) as CSV or Parquet, or the run's
+    results bundle."""
     from modxfer.sweeps import export as export_results
     from modxfer.sweeps import load_results
 
+    if fmt == "bundle":
+        from modxfer.sweeps.bundle import write_bundle
+
+        path = write_bundle(run_dir, output or Path(run_dir) / "results", data_dir=data_dir,
+                            similarity_examples=similarity_examples)
+        click.echo(f"wrote the results bundle of {run_dir} to {path}")
+        return
     path = export_results(run_dir, fmt, output)
     n = len(load_results(run_dir))
     click.echo(f"wrote {n} rows to {path}")

@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, ModxferError
 
 LEVELS = ("family", "script", "all")
 
@@ -102,16 +102,23 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     from .noise.robustness import summarize
     from .report_plots import make_plots
     from .similarity import EXAMPLES
+    from .sweeps.bundle import is_bundle, read_bundle
     from .sweeps.results import artifact_competence, load_results
     from .sweeps.store import DB_NAME, Store
 
     run_dir = Path(run_dir)
-    with Store(run_dir) as store:
-        config = yaml.safe_load(store.meta("config") or "{}") or {}
-        name = store.meta("name") or run_dir.name
-        counts = store.counts()
-        artifacts = artifact_competence(store)
-    df = load_results(run_dir, outcomes=True)
+    bundle = read_bundle(run_dir) if is_bundle(run_dir) else None
+    if bundle is not None:
+        config, name, counts, artifacts, df = bundle.config, bundle.name, bundle.counts, bundle.artifacts, bundle.results
+        source = {"bundle": name, "results_sha256": bundle.results_sha256}
+    else:
+        with Store(run_dir) as store:
+            config = yaml.safe_load(store.meta("config") or "{}") or {}
+            name = store.meta("name") or run_dir.name
+            counts = store.counts()
+            artifacts = artifact_competence(store)
+        df = load_results(run_dir, outcomes=True)
+        source = {"run_dir": str(run_dir.resolve()), "results_db_sha256": sha256_file(run_dir / DB_NAME)}
     if df.empty:
         raise DataError(f"{run_dir} has no finished evaluation results yet",
                         f"run the sweep first (modxfer sweep run CONFIG), then report on {run_dir}")
@@ -119,7 +126,13 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         data_dir = Path(str(config["data_dir"])).expanduser()  # the run's own data, unless told otherwise
     backbone = {"name": config.get("backbone", "embedded"), "model_id": None, "weights_hash": None}
     pairs = pairs_in(df)
-    if similarity is None:
+    matrices = bundle.similarity if bundle is not None and similarity is None else None
+    sim_examples = similarity_examples or EXAMPLES
+    if matrices is not None:  # measured when the bundle was written: no backbone needed, the same on every machine
+        backbone.update(model_id=bundle.backbone.get("model_id"), weights_hash=bundle.backbone.get("weights_hash"))
+        sim_examples = bundle.card.get("similarity_examples", sim_examples)
+        similarity = _bundled_similarity(pairs, matrices.get("textemb"))
+    elif similarity is None:
         from .backbone import load_backbone
 
         bb = load_backbone(backbone["name"])
@@ -131,21 +144,23 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     seconds = time.perf_counter() - t0
     robust = summarize(df.drop(columns=["outcomes"]).to_dict("records"))
     card = {"kind": "modxfer-report", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "modxfer": __version__, "run_dir": str(run_dir.resolve()), "run_name": name,
-            "results_db_sha256": sha256_file(run_dir / DB_NAME), "rows": len(df), "backbone": backbone,
+            "modxfer": __version__, "run_name": name, **source, "rows": len(df), "backbone": backbone,
             "similarity": {"method": "TextEmb (Vu et al. 2020) with anisotropy correction: cosine of mean sentence embeddings of "
                                      "English training inputs, centred over the tasks compared"
                            if backbone["model_id"] else "given by the caller",
-                           "examples": similarity_examples or EXAMPLES},
-            "statistics": {**analysis.settings, "seconds": round(seconds, 3)},
+                           "examples": sim_examples},
+            "statistics": dict(analysis.settings),
+            # Durations, like `created`, differ from one writing to the next; everything else is reproducible.
+            "timing": {"statistics_seconds": round(seconds, 3), "selection_seconds": None},
             "config": config}
     evidence = _evidence(df, analysis, artifacts, counts)
     out = Path(out) if out is not None else run_dir / "report"
     _check_replaceable(out)
     with atomic_dir(out) as tmp:
         t0 = time.perf_counter()
-        selection = _selection_section(df, run_dir, tmp, data_dir=data_dir)  # its heatmaps go with the report
-        card["selection_seconds"] = round(time.perf_counter() - t0, 3) if selection else None
+        selection = _selection_section(df, None if bundle else run_dir, tmp, data_dir=data_dir,
+                                       base=backbone["name"], matrices=matrices)  # its heatmaps go with the report
+        card["timing"]["selection_seconds"] = round(time.perf_counter() - t0, 3) if selection else None
         plots = make_plots(tmp, analysis)
         atomic_write_text(tmp / "report.md", _markdown(card, df, analysis, artifacts, evidence, similarity, plots,
                                                        selection))
@@ -155,11 +170,24 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     return out
 
 
-def _selection_section(df, run_dir, out_dir, data_dir=None) -> tuple[str, dict] | None:
+def _selection_section(df, run_dir, out_dir, data_dir=None, base=None, matrices=None) -> tuple[str, dict] | None:
     """The intermediate-task selection section (``modxfer.selection.report_section``)."""
     from . import selection
 
-    return selection.report_section(df, run_dir, out_dir, data_dir=data_dir)
+    return selection.report_section(df, run_dir, out_dir, data_dir=data_dir, base=base, matrices=matrices)
+
+
+def _bundled_similarity(pairs, matrix) -> dict:
+    """{pair: TextEmb} from a bundle's matrix; NaN for pairs it does not hold (targets without training inputs)."""
+    import math
+
+    out = {}
+    for pair in pairs:
+        try:
+            out[pair] = float(matrix[pair]) if matrix is not None else math.nan
+        except ModxferError:
+            out[pair] = math.nan
+    return out
 
 
 def _check_replaceable(out: Path) -> None:
@@ -302,7 +330,10 @@ def _changed_nothing(df) -> dict[str, list[str]]:
 def _markdown(card, df, analysis, artifacts, evidence, sims, plots, selection) -> str:
     b, st = card["backbone"], card["statistics"]
     parts = [f"# {card['run_name']}: intermediate-task transfer and robustness\n",
-             f"Run `{card['run_dir']}` ({card['rows']} result rows, sweep.db sha256 `{card['results_db_sha256'][:16]}`), "
+             (f"Run `{card['run_dir']}` ({card['rows']} result rows, sweep.db sha256 `{card['results_db_sha256'][:16]}`), "
+              if "run_dir" in card else
+              f"Results bundle of run `{card['bundle']}` ({card['rows']} result rows, results.parquet sha256 "
+              f"`{card['results_sha256'][:16]}`), "),
              f"backbone `{b['model_id'] or b['name']}`" + (f" (weights `{b['weights_hash'][:12]}`)" if b["weights_hash"]
                                                            else "") +
              f", modxfer {card['modxfer']}, written {card['created']}. Recomputed from the run by `modxfer report`; "

@@ -508,3 +508,35 @@ def test_report_with_a_single_intermediate_has_nothing_to_correlate(tmp_path):
                          for c, s in (("xnli", 40.0), ("mnli>xnli", 45.0)) for l in ("de", "fr", "hi")])
     a = analyse(rows, {("mnli", "xnli"): 0.99})
     assert (a.correlations["reason"] == "too few pairs (1 < 5)").all() and a.findings.empty
+
+
+def test_report_from_a_results_bundle_is_reproducible_without_the_run(baseline, tmp_path, data_dir):
+    bundle = tmp_path / "bundle"
+    res = CliRunner().invoke(cli, ["sweep", "export", str(baseline), "--format", "bundle", "-o", str(bundle),
+                                   "--similarity-examples", "16", "--data-dir", str(data_dir)])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in bundle.iterdir()} == {"results.parquet", "run.json"}
+    # The run's folder (sweep.db, artifacts) is gone: the bundle alone makes the report, and makes it again the same.
+    moved = tmp_path / "elsewhere" / "bundle"
+    moved.parent.mkdir()
+    bundle.rename(moved)
+    reports = []
+    for name in ("a", "b"):
+        res = CliRunner().invoke(cli, ["report", str(moved), "--out", str(tmp_path / name), "--data-dir", str(data_dir)])
+        assert res.exit_code == 0, res.output
+        doc = json.loads((tmp_path / name / "report.json").read_text())
+        doc["card"].pop("created"), doc["card"].pop("timing")
+        reports.append(doc)
+    assert reports[0] == reports[1]
+    from_run = CliRunner().invoke(cli, ["report", str(baseline), "--out", str(tmp_path / "run"),
+                                        "--similarity-examples", "16", "--data-dir", str(data_dir)])
+    assert from_run.exit_code == 0, from_run.output
+    run_doc = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert run_doc["analysis"] == reports[0]["analysis"] and run_doc["competence"] == reports[0]["competence"]
+    assert reports[0]["card"]["bundle"] == run_doc["card"]["run_name"] and "run_dir" not in reports[0]["card"]
+    # A changed results table is refused, naming the file and the fix.
+    data = (moved / "results.parquet").read_bytes()
+    (moved / "results.parquet").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    res = CliRunner().invoke(cli, ["report", str(moved), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "does not match the sha256" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "c").exists()

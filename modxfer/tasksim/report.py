@@ -18,12 +18,13 @@ DAGGER = "†"
 
 def report_section(results, run_dir=None, out_dir=None, *, measures=None, base=None, data_dir=None, settings=None,
                    train=None, store=None, kind: str | None = None, n_resamples: int = 500, seed: int = 0,
-                   confidence_level: float = 0.95) -> tuple[str, dict]:
+                   confidence_level: float = 0.95, matrices: dict | None = None) -> tuple[str, dict]:
     """Markdown and data for the section; one heatmap per measure in ``out_dir`` (default ``RUN_DIR/report``).
 
     ``results`` are evaluation rows (``modxfer.sweeps.load_results``; loaded from ``run_dir`` when None). The
     backbone, data and training settings default to the run's. Measures default to the training-free ones;
-    a measure that cannot be computed is reported as skipped, not raised.
+    a measure that cannot be computed is reported as skipped, not raised. ``matrices`` ({measure: SimilarityMatrix},
+    e.g. a results bundle's) are used as given instead of computing them.
     """
     from .. import similarity as S
     from ..selection import evaluate, outcomes
@@ -39,8 +40,11 @@ def report_section(results, run_dir=None, out_dir=None, *, measures=None, base=N
     inter = list(dict.fromkeys(outs["intermediate"]))
     targets, no_train = _targets(outs)
     out_dir = Path(out_dir) if out_dir is not None else (Path(run_dir) / "report" if run_dir else None)
-    matrices, skipped = {}, {}
-    for m in measures or S.TRAINING_FREE:
+    given, matrices, skipped = matrices or {}, {}, {}
+    for m in measures or (list(given) if given else S.TRAINING_FREE):
+        if m in given:
+            matrices[m] = given[m]
+            continue
         try:
             matrices[m] = S.compute(m, inter, targets, base=base or ctx.get("base", "embedded"), settings=settings,
                                     data_dir=data_dir or ctx.get("data_dir"), store=store or ctx.get("store"),

@@ -1,0 +1,132 @@
+"""A run's results as a portable bundle: everything `modxfer report` reads, without artifacts, caches or sweep.db.
+
+    results.parquet   one row per evaluation cell x language x noise setting (``load_results`` columns), with the
+                      row's per-example outcomes (``modxfer.outcomes``) as JSON text
+    run.json          how the results were made: the run's name and config, the cells per status, each trained
+                      model's competence record, the similarity matrices the report relates results to (measured
+                      once, with the backbone, when the bundle is written), and the sha256 of results.parquet
+
+A study commits its bundle; `modxfer report BUNDLE` then recomputes every statistic from it, on any machine, without
+the backbone's floating-point differences between CPUs reaching the report. Nothing here is pickled: Parquet and
+strict JSON only, and the parquet's checksum is verified before it is read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataError
+
+KIND = "modxfer-results"
+VERSION = 1
+RESULTS, META = "results.parquet", "run.json"
+
+
+@dataclass
+class Bundle:
+    path: Path
+    name: str
+    config: dict
+    counts: dict
+    artifacts: list[dict]
+    results: object  # pandas DataFrame, with an ``outcomes`` column of dicts (None where a row has none)
+    results_sha256: str
+    similarity: dict = field(default_factory=dict)  # measure -> SimilarityMatrix
+    backbone: dict = field(default_factory=dict)
+    card: dict = field(default_factory=dict)
+
+
+def is_bundle(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    return (p / META).is_file() and (p / RESULTS).is_file() and not (p / "sweep.db").exists()
+
+
+def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir=None,
+                 similarity_examples: int | None = None, measures=None) -> Path:
+    """Write ``out`` (a folder, replaced atomically) from the run in ``run_dir``; similarity matrices are computed
+    with the run's backbone on the English training inputs of its tasks (training-free measures only)."""
+    import yaml
+
+    from .. import __version__
+    from .. import similarity as S
+    from ..analysis import pairs_in
+    from ..backbone import load_backbone
+    from ..io import atomic_dir, atomic_write_bytes, atomic_write_json, sha256_file
+    from ..tasks import get_task
+    from .results import artifact_competence, load_results
+    from .store import DB_NAME, Store
+
+    run_dir = Path(run_dir)
+    with Store(run_dir) as store:
+        config = yaml.safe_load(store.meta("config") or "{}") or {}
+        name = store.meta("name") or run_dir.name
+        counts = store.counts()
+        artifacts = artifact_competence(store)
+    df = load_results(run_dir, outcomes=True)
+    if df.empty:
+        raise DataError(f"{run_dir} has no finished evaluation results to bundle",
+                        f"run the sweep first (modxfer sweep run CONFIG), then bundle {run_dir}")
+    if data_dir is None and config.get("data_dir") and Path(str(config["data_dir"])).expanduser().is_dir():
+        data_dir = Path(str(config["data_dir"])).expanduser()
+    bb = load_backbone(config.get("backbone", "embedded"))
+    pairs = [(a, b) for a, b in pairs_in(df) if "train" in get_task(a).splits and "train" in get_task(b).splits]
+    inters = list(dict.fromkeys(a for a, _ in pairs))
+    targets = list(dict.fromkeys(b for _, b in pairs))
+    settings = S.MeasureSettings(examples=similarity_examples) if similarity_examples else S.MeasureSettings()
+    matrices = {m: S.compute(m, inters, targets, base=bb, settings=settings, data_dir=data_dir).to_dict()
+                for m in (measures or S.TRAINING_FREE)} if pairs else {}
+    table = df.copy()
+    table["outcomes"] = [None if o is None else json.dumps(o, sort_keys=True, separators=(",", ":"))
+                         for o in table["outcomes"]]
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False, compression="zstd")
+    with atomic_dir(out) as tmp:
+        atomic_write_bytes(tmp / RESULTS, buf.getvalue())
+        atomic_write_json(tmp / META, {
+            "card": {"kind": KIND, "version": VERSION, "modxfer": __version__,
+                     "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                     "run_name": name, "sweep_db_sha256": sha256_file(run_dir / DB_NAME),
+                     "results_sha256": sha256_file(tmp / RESULTS), "rows": len(table),
+                     "backbone": {"name": config.get("backbone", "embedded"), "model_id": bb.model_id,
+                                  "weights_hash": bb.weights_hash},
+                     "similarity_examples": settings.examples},
+            "config": config, "counts": counts, "artifacts": artifacts, "similarity": matrices})
+    return Path(out)
+
+
+def read_bundle(path: str | os.PathLike) -> Bundle:
+    """The bundle in ``path``, its parquet checked against the recorded sha256 first."""
+    import pandas as pd
+
+    from ..io import read_json, sha256_file
+    from ..tasksim.matrix import SimilarityMatrix
+
+    path = Path(path)
+    fix = "write it again with `modxfer sweep export RUN_DIR --format bundle -o FOLDER`"
+    meta = read_json(path / META, fix)
+    card = meta.get("card") if isinstance(meta, dict) else None
+    if not isinstance(card, dict) or card.get("kind") != KIND:
+        raise DataError(f"{path / META} is not a modxfer results bundle (card.kind is not {KIND!r})", fix)
+    if card.get("version") != VERSION:
+        raise DataError(f"{path / META}: bundle version {card.get('version')!r}, this modxfer reads {VERSION}",
+                        "use the modxfer version that wrote it, or " + fix)
+    digest = sha256_file(path / RESULTS)
+    if digest != card.get("results_sha256"):
+        raise DataError(f"{path / RESULTS} does not match the sha256 in {META} (changed or damaged)", fix)
+    try:
+        df = pd.read_parquet(path / RESULTS)
+        df["outcomes"] = [None if o is None else json.loads(o) for o in df["outcomes"]]
+    except (ValueError, OSError, KeyError, TypeError) as e:
+        raise DataError(f"{path / RESULTS} cannot be read as a results table ({str(e)[:120]})", fix) from None
+    try:
+        sims = {m: SimilarityMatrix.from_dict(d) for m, d in (meta.get("similarity") or {}).items()}
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{path / META}: a similarity matrix is malformed ({str(e)[:120]})", fix) from None
+    return Bundle(path=path, name=str(card.get("run_name", path.name)), config=meta.get("config") or {},
+                  counts=meta.get("counts") or {}, artifacts=meta.get("artifacts") or [], results=df,
+                  results_sha256=digest, similarity=sims, backbone=card.get("backbone") or {}, card=card)
