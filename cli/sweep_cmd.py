@@ -26,14 +26,17 @@ def _duration(seconds: float) -> str:
 @sweep.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--cells", "list_cells", is_flag=True, help="Also list every cell with what it needs.")
-def plan(config, list_cells):
+@click.option("--sizes", type=click.Choice(["data", "paper"]), default="data", show_default=True,
+              help="Estimate with the training sets in the data directory, or with the full ones of Phang et al.'s "
+                   "protocol (a paper-scale study planned before its data is fetched).")
+def plan(config, list_cells, sizes):
     """Print the grid, the number of cells and a cost estimate; runs nothing."""
     from modxfer.languages import get
     from modxfer.sweeps import build_plan, estimate, load_config
 
     cfg = load_config(config)
     p = build_plan(cfg)
-    est = estimate(p)
+    est = estimate(p, sizes)
     out = Console()
     out.print(f"[bold]{cfg.name}[/bold]: backbone {cfg.backbone}, output {cfg.output}")
     out.print(f"intermediates: {', '.join(cfg.intermediates) or '-'}")
@@ -66,9 +69,14 @@ def plan(config, list_cells):
     out.print(f"estimated cost: {est['train_examples']} training examples ({_duration(est['train_seconds'])}), "
               f"{est['eval_examples']} evaluated examples ({_duration(est['eval_seconds'])}); about "
               f"{_duration(est['seconds'])} on one 2-core CPU with the local executor "
-              f"(constants in modxfer/sweeps/plan.py{scale})")
-    for line in est.get("warnings", []):
+              f"(constants in modxfer/sweeps/plan.py{scale}"
+              + (", full training sets of the paper profile" if sizes == "paper" else "") + ")")
+    warnings = est.get("warnings", [])
+    for line in warnings[:3]:
         out.print(f"[yellow]warning:[/yellow] {line}")
+    if len(warnings) > 3:
+        out.print(f"[yellow]warning:[/yellow] {len(warnings) - 3} more trained pieces get too few steps as well "
+                  "(the competence check will say which did not learn)")
 
 
 def _family(get, lang: str) -> str:

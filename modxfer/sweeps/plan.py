@@ -30,6 +30,15 @@ CELL_SECONDS = {"train": 3.0, "eval": 0.3}  # per-cell overhead: building the mo
 VALIDATION_EXAMPLES = 500  # training.py scores each artifact on up to this many English validation examples
 STARTUP_SECONDS = 30.0  # importing the libraries, loading the backbone and hashing the data once per run
 _EMBEDDED_SIZE = 12 * 384 * 384
+# (layers, hidden size) of Hub backbones a plan may name before they are downloaded.
+KNOWN_BACKBONES = {"xlm-roberta-base": (12, 768), "xlm-roberta-large": (24, 1024),
+                   "FacebookAI/xlm-roberta-base": (12, 768), "FacebookAI/xlm-roberta-large": (24, 1024),
+                   "bert-base-multilingual-cased": (12, 768), "google-bert/bert-base-multilingual-cased": (12, 768),
+                   "intfloat/multilingual-e5-small": (12, 384), "intfloat/multilingual-e5-base": (12, 768),
+                   "intfloat/multilingual-e5-large": (24, 1024)}
+# The greedy attack scores 1 + budget x candidates inputs per attacked example (about half are: those it can flip);
+# the random control scores 2. Attacked texts are new inputs, so they pay the whole encoder.
+ATTACKED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -122,28 +131,44 @@ def build_plan(config: SweepConfig) -> Plan:
 # ------------------------------------------------------------------------------------------- estimate
 
 
-def _scale(backbone: str) -> float:
+def _shape(backbone: str) -> tuple[int, int]:
+    """(layers, hidden size): the embedded model's, a local model's config, or a known Hub model's; else the
+    embedded model's (the estimate then says nothing about size)."""
     if backbone == "embedded":
-        return 1.0
-    cfg = Path(backbone) / "config.json"
+        return 12, 384
     try:
-        c = json.loads(cfg.read_text(encoding="utf-8"))
-        return c["num_hidden_layers"] * c["hidden_size"] ** 2 / _EMBEDDED_SIZE
-    except (OSError, KeyError, ValueError):
-        return 1.0
+        c = json.loads((Path(backbone) / "config.json").read_text(encoding="utf-8"))
+        return int(c["num_hidden_layers"]), int(c["hidden_size"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return KNOWN_BACKBONES.get(backbone, (12, 384))
+
+
+def _scale(backbone: str) -> float:
+    layers, hidden = _shape(backbone)
+    return layers * hidden ** 2 / _EMBEDDED_SIZE
 
 
 def _layers(backbone: str) -> int:
-    if backbone == "embedded":
-        return 12
-    try:
-        return int(json.loads((Path(backbone) / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"])
-    except (OSError, KeyError, ValueError, TypeError):
-        return 12
+    return _shape(backbone)[0]
 
 
-def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
-    """Cell id -> (examples, estimated seconds); examples are clipped to what the data holds.
+def _attack_queries(noise: str) -> float:
+    """Scored inputs per example for a noise setting (1 for text noise)."""
+    from ..noise import parse_spec
+
+    spec = parse_spec(noise)
+    if spec.name != "adversarial":
+        return 1.0
+    if spec.get("search", "greedy") == "random":
+        return 2.0
+    from ..noise.attack import CANDIDATES
+
+    return 1.0 + ATTACKED_SHARE * float(spec.severity or 1) * CANDIDATES
+
+
+def cell_costs(plan: Plan, sizes: str = "data") -> dict[str, tuple[int, float]]:
+    """Cell id -> (examples, estimated seconds); examples are clipped to what the data holds (``sizes="data"``) or,
+    with ``sizes="paper"``, to the full training sets of Phang et al.'s protocol (``modxfer.tasks.paper``).
 
     With a trunk of K of L layers, adapter kinds pay the lower K/L once per distinct input (training: once for all
     epochs; evaluation: shared by the compositions evaluated on the same inputs) and the upper (L-K)/L per pass.
@@ -157,12 +182,21 @@ def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
     k = default_trunk_layers(layers) if cfg.trunk_layers is None else min(cfg.trunk_layers, layers - 1)
     lower, upper = k / layers, (layers - k) / layers
     comps_per_target = {t.task: max(1, sum(c.kind != "full" for c in cfg.compositions_for(t.task))) for t in cfg.targets}
-    sizes: dict[tuple, int] = {}
+    if sizes not in ("data", "paper"):
+        raise ValueError(f"sizes must be 'data' or 'paper', got {sizes!r}")
+    paper = sizes == "paper"
+    from ..tasks.paper import TRAIN_SIZES
+
+    counted: dict[tuple, int] = {}
 
     def size(task, split, lang="en") -> int:
-        if (task.name, split, lang) not in sizes:
-            sizes[task.name, split, lang] = task.size(split, lang, cfg.data_dir)
-        return sizes[task.name, split, lang]
+        if paper:
+            if split == "train":
+                return TRAIN_SIZES.get(task.name, 0)
+            return 10**9  # test and validation sets at least as large as the caps that apply to them
+        if (task.name, split, lang) not in counted:
+            counted[task.name, split, lang] = task.size(split, lang, cfg.data_dir)
+        return counted[task.name, split, lang]
 
     out = {}
     for c in plan.cells:
@@ -182,14 +216,16 @@ def cell_costs(plan: Plan) -> dict[str, tuple[int, float]]:
         else:
             n = size(task, "test", c.lang)
             n = min(n, cfg.eval_examples) if cfg.eval_examples else n
-            share = 1.0 if full else upper + lower / comps_per_target.get(c.task, 1)
-            out[c.id] = (n, n * EVAL_SECONDS * share * choices * scale + CELL_SECONDS["eval"])
+            queries = _attack_queries(c.noise)
+            share = 1.0 if full or queries > 1 else upper + lower / comps_per_target.get(c.task, 1)
+            out[c.id] = (n, n * queries * EVAL_SECONDS * share * choices * scale + CELL_SECONDS["eval"])
     return out
 
 
-def estimate(plan: Plan) -> dict:
-    """Totals per cell kind: examples (clipped to the data) and seconds (from the constants above)."""
-    costs = cell_costs(plan)
+def estimate(plan: Plan, sizes: str = "data") -> dict:
+    """Totals per cell kind: examples (clipped to the data, or to the paper's full sets) and seconds (from the
+    constants above)."""
+    costs = cell_costs(plan, sizes)
     out = {"train_cells": 0, "eval_cells": 0, "train_examples": 0, "eval_examples": 0, "train_seconds": 0.0,
            "eval_seconds": 0.0}
     for c in plan.cells:

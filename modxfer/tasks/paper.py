@@ -25,6 +25,14 @@ from .base import Protocol
 from .loaders import (NER, NLI_LABELS, UPOS, VALIDATION_FRACTION, conll, cosmosqa, csqa, hellaswag_file, keep,
                       label_index, nli_jsonl, pair_tsv, siqa, train_val)
 
+# Training examples per task under this profile, after the role splits above (MNLI, SQuAD, UD-POS and PAN-X halves):
+# the published sizes of the full training sets. Read only by `modxfer sweep plan --sizes paper`, to estimate a
+# paper-scale study on a machine that has not fetched the data.
+TRAIN_SIZES = {"mnli": 196_351, "xnli": 196_351, "snli": 550_152, "anli": 162_865, "qqp": 363_846, "siqa": 33_410,
+               "csqa": 9_741, "cosmosqa": 25_262, "hellaswag": 39_905, "squad": 43_800, "mlqa": 43_800, "xquad": 43_800,
+               "tydiqa": 43_800, "udpos-en": 6_271, "udpos": 6_272, "panx-en": 10_000, "panx": 10_000, "pawsx": 49_401,
+               "xcopa": 400}
+
 MNLI_TRAIN = "en_intermediate/mnli/train.jsonl"
 MNLI_DEV = "en_intermediate/mnli/dev_matched.jsonl"
 SQUAD_TRAIN = "squad/train-v1.1.json"
