@@ -60,6 +60,11 @@ def training_options(f):
         click.option("--config", default="seq_bn", show_default=True, help="adapters config name (seq_bn, lora, ...)."),
         click.option("--examples", type=EXAMPLES, default=2000, show_default=True, help="Training examples per task."),
         click.option("--epochs", type=EPOCHS, default=2.0, show_default=True),
+        click.option("--intermediate-examples", "intermediate_examples", type=EXAMPLES, default=None,
+                     help="Intermediate adapters' own training examples (a sweep's budget.intermediate; default: "
+                          "--examples)."),
+        click.option("--intermediate-epochs", "intermediate_epochs", type=EPOCHS, default=None,
+                     help="Intermediate adapters' own epochs (default: --epochs)."),
         click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
         click.option("--base", default="embedded", show_default=True, help="Backbone: embedded, a HF id or a path."),

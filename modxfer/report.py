@@ -96,12 +96,13 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
 
     from . import __version__
     from . import stats as S
-    from .analysis import analyse, pairs_in, similarity_for
+    from .analysis import analyse, pairs_in
     from .errors import DataError
     from .io import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
     from .noise.robustness import summarize
     from .report_plots import make_plots
     from .similarity import EXAMPLES
+    from .provenance import source_commit
     from .sweeps.bundle import is_bundle, read_bundle
     from .sweeps.results import artifact_competence, load_results
     from .sweeps.store import DB_NAME, Store
@@ -110,15 +111,18 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     bundle = read_bundle(run_dir) if is_bundle(run_dir) else None
     if bundle is not None:
         config, name, counts, artifacts, df = bundle.config, bundle.name, bundle.counts, bundle.artifacts, bundle.results
-        source = {"bundle": name, "results_sha256": bundle.results_sha256}
+        source = {"bundle": name, "results_sha256": bundle.results_sha256,
+                  "source": {"run": bundle.card.get("run_source"), "bundle": bundle.card.get("export_source")}}
     else:
         with Store(run_dir) as store:
             config = yaml.safe_load(store.meta("config") or "{}") or {}
             name = store.meta("name") or run_dir.name
             counts = store.counts()
             artifacts = artifact_competence(store)
+            run_source = json.loads(store.meta("source") or "null")  # the commit the sweep last ran at
         df = load_results(run_dir, outcomes=True)
-        source = {"run_dir": str(run_dir.resolve()), "results_db_sha256": sha256_file(run_dir / DB_NAME)}
+        source = {"run_dir": str(run_dir.resolve()), "results_db_sha256": sha256_file(run_dir / DB_NAME),
+                  "source": {"run": run_source, "report": source_commit()}}
     if df.empty:
         raise DataError(f"{run_dir} has no finished evaluation results yet",
                         f"run the sweep first (modxfer sweep run CONFIG), then report on {run_dir}")
@@ -126,18 +130,26 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         data_dir = Path(str(config["data_dir"])).expanduser()  # the run's own data, unless told otherwise
     backbone = {"name": config.get("backbone", "embedded"), "model_id": None, "weights_hash": None}
     pairs = pairs_in(df)
-    matrices = bundle.similarity if bundle is not None and similarity is None else None
+    matrices = None
     sim_examples = similarity_examples or EXAMPLES
-    if matrices is not None:  # measured when the bundle was written: no backbone needed, the same on every machine
+    if bundle is not None and similarity is None:
+        # measured when the bundle was written: no backbone needed, and the same numbers on every machine
+        if similarity_examples and similarity_examples != bundle.card.get("similarity_examples"):
+            raise ConfigError(f"{run_dir} holds similarity measured on {bundle.card.get('similarity_examples')} "
+                              f"examples per task, not {similarity_examples}",
+                              "leave out --similarity-examples, or export the bundle again with that number")
+        matrices = bundle.similarity
         backbone.update(model_id=bundle.backbone.get("model_id"), weights_hash=bundle.backbone.get("weights_hash"))
         sim_examples = bundle.card.get("similarity_examples", sim_examples)
         similarity = _bundled_similarity(pairs, matrices.get("textemb"))
     elif similarity is None:
         from .backbone import load_backbone
+        from .sweeps.bundle import report_matrices
 
         bb = load_backbone(backbone["name"])
         backbone.update(model_id=bb.model_id, weights_hash=bb.weights_hash)
-        similarity = similarity_for(pairs, bb, similarity_examples, data_dir) if pairs else {}
+        matrices = report_matrices(df, bb, similarity_examples, data_dir)  # one set for the analysis and selection
+        similarity = _bundled_similarity(pairs, matrices.get("textemb"))
     t0 = time.perf_counter()
     analysis = analyse(df, similarity, n_resamples=n_resamples or S.N_RESAMPLES, seed=S.SEED if seed is None else seed,
                        correction=correction, require_comparisons=False)

@@ -533,7 +533,21 @@ def test_report_from_a_results_bundle_is_reproducible_without_the_run(baseline, 
     assert from_run.exit_code == 0, from_run.output
     run_doc = json.loads((tmp_path / "run" / "report.json").read_text())
     assert run_doc["analysis"] == reports[0]["analysis"] and run_doc["competence"] == reports[0]["competence"]
+    assert run_doc["selection"] == reports[0]["selection"]  # one set of similarity matrices either way
     assert reports[0]["card"]["bundle"] == run_doc["card"]["run_name"] and "run_dir" not in reports[0]["card"]
+    # A bundle never replaces the run, nor a folder that is not a bundle.
+    for target in (baseline, tmp_path / "a"):
+        res = CliRunner().invoke(cli, ["sweep", "export", str(baseline), "--format", "bundle", "-o", str(target)])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert (baseline / "sweep.db").is_file() and (tmp_path / "a" / "report.json").is_file()
+    # Edited competence or similarity is refused too.
+    original = (moved / "run.json").read_text()
+    meta = json.loads(original)
+    meta["artifacts"][0]["status"] = "learned" if meta["artifacts"][0]["status"] != "learned" else "not learned"
+    (moved / "run.json").write_text(json.dumps(meta))
+    res = CliRunner().invoke(cli, ["report", str(moved), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "digest" in res.output
+    (moved / "run.json").write_text(original)
     # A changed results table is refused, naming the file and the fix.
     data = (moved / "results.parquet").read_bytes()
     (moved / "results.parquet").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))

@@ -14,6 +14,7 @@ strict JSON only, and the parquet's checksum is verified before it is read.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -46,6 +47,44 @@ def is_bundle(path: str | os.PathLike) -> bool:
     return (p / META).is_file() and (p / RESULTS).is_file() and not (p / "sweep.db").exists()
 
 
+def report_matrices(df, backbone, examples: int | None = None, data_dir=None, measures=None) -> dict:
+    """{measure: SimilarityMatrix} over the (intermediate, target) pairs of ``df`` whose tasks both have training
+    inputs: what a report relates results to, whether it reads a run or a bundle."""
+    from .. import similarity as S
+    from ..analysis import pairs_in
+    from ..tasks import get_task
+
+    pairs = [(a, b) for a, b in pairs_in(df) if "train" in get_task(a).splits and "train" in get_task(b).splits]
+    if not pairs:
+        return {}
+    inters = list(dict.fromkeys(a for a, _ in pairs))
+    targets = list(dict.fromkeys(b for _, b in pairs))
+    settings = S.MeasureSettings(examples=examples) if examples else S.MeasureSettings()
+    return {m: S.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir)
+            for m in (measures or S.TRAINING_FREE)}
+
+
+def _check_writable(out: Path, run_dir: Path) -> None:
+    """A bundle replaces a previous bundle, never the run or another folder's contents."""
+    from ..errors import ConfigError
+
+    out_r, run_r = out.resolve(), run_dir.resolve()
+    if out_r == run_r or run_r.is_relative_to(out_r):
+        raise ConfigError(f"the bundle folder {out} would replace the run {run_dir}",
+                          "pass -o with a new folder outside the run (default: RUN_DIR/results)")
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_bundle(out))):
+        raise ConfigError(f"{out} exists and does not hold a results bundle",
+                          "pass -o with a new folder (or one written by `modxfer sweep export --format bundle`)")
+
+
+def _digest(meta: dict) -> str:
+    """sha256 of run.json's content sections as written (NaN as null, as ``atomic_write_json`` writes it)."""
+    from ..io import _finite
+
+    body = _finite({k: meta.get(k) for k in ("config", "counts", "artifacts", "similarity")})
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode("utf-8")).hexdigest()
+
+
 def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir=None,
                  similarity_examples: int | None = None, measures=None) -> Path:
     """Write ``out`` (a folder, replaced atomically) from the run in ``run_dir``; similarity matrices are computed
@@ -54,19 +93,21 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
 
     from .. import __version__
     from .. import similarity as S
-    from ..analysis import pairs_in
     from ..backbone import load_backbone
     from ..io import atomic_dir, atomic_write_bytes, atomic_write_json, sha256_file
-    from ..tasks import get_task
+    from ..provenance import source_commit
     from .results import artifact_competence, load_results
     from .store import DB_NAME, Store
 
-    run_dir = Path(run_dir)
+    run_dir, out = Path(run_dir), Path(out)
+    _check_writable(out, run_dir)
     with Store(run_dir) as store:
         config = yaml.safe_load(store.meta("config") or "{}") or {}
         name = store.meta("name") or run_dir.name
         counts = store.counts()
         artifacts = artifact_competence(store)
+        run_source = json.loads(store.meta("source") or "null")  # the commit the sweep last ran at
+        run_version = store.meta("modxfer")
     df = load_results(run_dir, outcomes=True)
     if df.empty:
         raise DataError(f"{run_dir} has no finished evaluation results to bundle",
@@ -74,28 +115,28 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
     if data_dir is None and config.get("data_dir") and Path(str(config["data_dir"])).expanduser().is_dir():
         data_dir = Path(str(config["data_dir"])).expanduser()
     bb = load_backbone(config.get("backbone", "embedded"))
-    pairs = [(a, b) for a, b in pairs_in(df) if "train" in get_task(a).splits and "train" in get_task(b).splits]
-    inters = list(dict.fromkeys(a for a, _ in pairs))
-    targets = list(dict.fromkeys(b for _, b in pairs))
-    settings = S.MeasureSettings(examples=similarity_examples) if similarity_examples else S.MeasureSettings()
-    matrices = {m: S.compute(m, inters, targets, base=bb, settings=settings, data_dir=data_dir).to_dict()
-                for m in (measures or S.TRAINING_FREE)} if pairs else {}
+    matrices = {m: mat.to_dict() for m, mat in
+                report_matrices(df, bb, similarity_examples, data_dir, measures).items()}
+    examples = similarity_examples or S.EXAMPLES
     table = df.copy()
     table["outcomes"] = [None if o is None else json.dumps(o, sort_keys=True, separators=(",", ":"))
                          for o in table["outcomes"]]
     buf = io.BytesIO()
     table.to_parquet(buf, index=False, compression="zstd")
-    with atomic_dir(out) as tmp:
-        atomic_write_bytes(tmp / RESULTS, buf.getvalue())
-        atomic_write_json(tmp / META, {
-            "card": {"kind": KIND, "version": VERSION, "modxfer": __version__,
+    data = buf.getvalue()
+    meta = {"card": {"kind": KIND, "version": VERSION, "modxfer": __version__, "run_modxfer": run_version,
+                     "run_source": run_source, "export_source": source_commit(),
                      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                      "run_name": name, "sweep_db_sha256": sha256_file(run_dir / DB_NAME),
-                     "results_sha256": sha256_file(tmp / RESULTS), "rows": len(table),
+                     "results_sha256": hashlib.sha256(data).hexdigest(), "rows": len(table),
                      "backbone": {"name": config.get("backbone", "embedded"), "model_id": bb.model_id,
                                   "weights_hash": bb.weights_hash},
-                     "similarity_examples": settings.examples},
-            "config": config, "counts": counts, "artifacts": artifacts, "similarity": matrices})
+                     "similarity_examples": examples},
+            "config": config, "counts": counts, "artifacts": artifacts, "similarity": matrices}
+    meta["card"]["digest"] = _digest(meta)
+    with atomic_dir(out) as tmp:
+        atomic_write_bytes(tmp / RESULTS, data)
+        atomic_write_json(tmp / META, meta)
     return Path(out)
 
 
@@ -112,6 +153,11 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     card = meta.get("card") if isinstance(meta, dict) else None
     if not isinstance(card, dict) or card.get("kind") != KIND:
         raise DataError(f"{path / META} is not a modxfer results bundle (card.kind is not {KIND!r})", fix)
+    for key, kind in (("config", dict), ("counts", dict), ("artifacts", list), ("similarity", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise DataError(f"{path / META}: '{key}' is missing or not a JSON {kind.__name__}", fix)
+    if card.get("digest") != _digest(meta):
+        raise DataError(f"{path / META} does not match its own digest (config, competence or similarity changed)", fix)
     if card.get("version") != VERSION:
         raise DataError(f"{path / META}: bundle version {card.get('version')!r}, this modxfer reads {VERSION}",
                         "use the modxfer version that wrote it, or " + fix)

@@ -58,7 +58,8 @@ MAX_BYTES = 1 << 20
 MAX_SEED = 2**32  # numpy's seed range
 # Upper bounds: generous enough for any real study, tight enough to catch a typo (1e9 epochs) before a run starts.
 _HIGH = {"budget.examples": 10**9, "budget.eval_examples": 10**9, "budget.epochs": 10_000,
-         "training.batch_size": 1 << 16, "training.learning_rate": 10.0, "training.max_length": 1 << 16}
+         "training.batch_size": 1 << 16, "budget.intermediate.examples": 10**9,
+         "budget.intermediate.epochs": 10_000, "training.learning_rate": 10.0, "training.max_length": 1 << 16}
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class SweepConfig:
     def budget_for(self, kind: str, task: str | None = None) -> tuple[int, float]:
         """(examples, epochs) a trained piece of this composition kind (and, for an intermediate adapter, task) gets."""
         s = self.train_settings(0, kind)
-        if kind != "full" and task in self.intermediates:
+        if kind != "full" and task is not None and _role(task) == "intermediate":
             return self.intermediate_budget.get("examples", s["examples"]), self.intermediate_budget.get("epochs", s["epochs"])
         return s["examples"], s["epochs"]
 
@@ -263,6 +264,12 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+def _role(task: str) -> str:
+    from ..tasks import get_task
+
+    return get_task(task).role
+
 
 
 def _check_keys(mapping: dict, allowed: tuple[str, ...], section: str, where: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..composition import Composition
+from ..errors import ConfigError
 from .config import SweepConfig
 
 # Seconds per example on the embedded backbone (multilingual-e5-small, 12 layers x 384, fp32, max_length 128) on a
@@ -193,6 +194,9 @@ def cell_costs(plan: Plan, sizes: str = "data") -> dict[str, tuple[int, float]]:
         if paper:
             if split == "train":
                 return TRAIN_SIZES.get(task.name, 0)
+            if split == "test" and not cfg.eval_examples:
+                raise ConfigError("--sizes paper needs budget.eval_examples (the paper's test sets are not on disk "
+                                  "to count)", "set budget.eval_examples in the config")
             return 10**9  # test and validation sets at least as large as the caps that apply to them
         if (task.name, split, lang) not in counted:
             counted[task.name, split, lang] = task.size(split, lang, cfg.data_dir)
@@ -246,6 +250,8 @@ def budget_warnings(plan: Plan, costs: dict[str, tuple[int, float]] | None = Non
     """One line per trained piece whose budget gives fewer than MIN_STEPS optimisation steps."""
     import math
 
+    from ..tasks import get_task
+
     cfg = plan.config
     costs = costs or cell_costs(plan)
     out = []
@@ -256,7 +262,13 @@ def budget_warnings(plan: Plan, costs: dict[str, tuple[int, float]] | None = Non
         epochs = cfg.budget_for(c.composition.kind, c.composition.target)[1]
         steps = math.ceil(math.ceil(n / cfg.batch_size) * epochs)
         if steps < MIN_STEPS:
+            if c.composition.kind == "full":
+                section = "budget.full" if cfg.full_budget else "budget"
+            elif cfg.intermediate_budget and get_task(c.composition.target).role == "intermediate":
+                section = "budget.intermediate"
+            else:
+                section = "budget"
             out.append(f"{c.composition} trains {steps} steps ({n} examples x {epochs:g} epochs / batch "
                        f"{cfg.batch_size}); fewer than {MIN_STEPS} often leaves a model near chance: raise "
-                       "budget.examples or budget.epochs (the competence check will flag it)")
+                       f"{section}.examples or {section}.epochs (the competence check will flag it)")
     return out

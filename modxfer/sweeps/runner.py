@@ -7,6 +7,8 @@ marked blocked. Only this driver writes the store.
 
 from __future__ import annotations
 
+import json
+
 import time
 from dataclasses import dataclass
 
@@ -63,8 +65,11 @@ def _sync(store: Store, plan: Plan, keys: dict[str, str], specs: dict[str, dict]
           config: SweepConfig) -> None:
     rows = [(keys[c.id], c.id, c.kind, specs[keys[c.id]], [keys[n] for n in c.needs], costs[keys[c.id]])
             for c in plan.cells]
+    from ..provenance import source_commit
+
     meta = {"name": config.name, "config": yaml.safe_dump(config.raw, sort_keys=False), "modxfer": __version__,
-            "output": str(config.output), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "output": str(config.output), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "source": json.dumps(source_commit())}
     store.sync_plan(rows, meta)
 
 

@@ -40,8 +40,10 @@ def report_section(results, run_dir=None, out_dir=None, *, measures=None, base=N
     inter = list(dict.fromkeys(outs["intermediate"]))
     targets, no_train = _targets(outs)
     out_dir = Path(out_dir) if out_dir is not None else (Path(run_dir) / "report" if run_dir else None)
-    given, matrices, skipped = matrices or {}, {}, {}
-    for m in measures or (list(given) if given else S.TRAINING_FREE):
+    given, use_given = matrices or {}, matrices is not None
+    matrices, skipped = {}, {}
+    order = list(S.MEASURES) + sorted(set(given) - set(S.MEASURES))  # the same order however the matrices came
+    for m in measures or (sorted(given, key=order.index) if use_given else S.TRAINING_FREE):
         if m in given:
             matrices[m] = given[m]
             continue
