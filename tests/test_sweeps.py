@@ -179,6 +179,13 @@ def test_plan_cells_and_dependencies(data_dir):
     assert "eval fuse(mnli,siqa)>xnli en clean seed=0" in deps and "train siqa>xnli seed=0" not in deps
 
 
+def test_no_cell_code_switches_english_into_english(data_dir):
+    cfg = _config(data_dir, noise=["clean", "codeswitch:0.3"])
+    ids = [c.id for c in build_plan(cfg).eval_cells]
+    assert "eval mnli>xnli de codeswitch:0.3 seed=0" in ids and "eval mnli>xnli en clean seed=0" in ids
+    assert not [i for i in ids if " en codeswitch" in i]
+
+
 def test_intermediate_budget_is_its_own(data_dir):
     cfg = _config(data_dir, budget={**BASE["budget"], "intermediate": {"examples": 64, "epochs": 2},
                                     "full": {"examples": 16}})

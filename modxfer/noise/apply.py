@@ -62,6 +62,13 @@ def is_applicable(spec: str | NoiseSpec, head_type: str) -> bool:
     return head_type != "tagging" or build(parse_spec(spec)).within_token
 
 
+def applies_to_language(spec: str | NoiseSpec, lang: str | None) -> bool:
+    """False where a setting has nothing to do in a language: code-switching replaces words with their English
+    translation, so English text has no code-switched form (a sweep plans no such cell)."""
+    name = parse_spec(spec).name
+    return not (name == "codeswitch" and lang is not None and lang.lower().replace("_", "-").split("-")[0] == "en")
+
+
 def _check_head(head_type: str) -> None:
     if head_type not in HEAD_TYPES:
         raise ConfigError(f"unknown head type '{head_type}' for noise", f"use one of: {', '.join(HEAD_TYPES)}")

@@ -9,7 +9,9 @@
     compositions: [target, stack, fusion, full, "fuse(mnli,qqp)>xnli", "full:mnli>*"]
     noise: [clean, "typo:0.05"]
     seeds: [0, 1]
-    budget: {examples: 1000, epochs: 1, eval_examples: 200}
+    budget: {examples: 1000, epochs: 1, eval_examples: 200,
+             intermediate: {examples: 2000, epochs: 2},      # intermediate-role tasks' adapters (default: as above)
+             full: {examples: 500, epochs: 2, learning_rate: 8e-5}}   # full fine-tuning (STILTs)
     training: {adapter: seq_bn, batch_size: 32, learning_rate: null, max_length: 128, trunk_layers: null}
     precision: auto
     output: runs/quickstart               # the run directory (relative paths: to the working directory)

@@ -115,6 +115,8 @@ def build_plan(config: SweepConfig) -> Plan:
             return (train_cell(Composition(comp.intermediates[0], (), "full"), seed),)
         return ()
 
+    from ..noise.apply import applies_to_language
+
     evals: list[Cell] = []
     for seed in config.seeds:
         for comp in config.compositions:
@@ -123,6 +125,8 @@ def build_plan(config: SweepConfig) -> Plan:
                 needs = (train_cell(comp, seed, needs),)
             for lang in config.target(comp.target).languages:
                 for noise in config.noise:
+                    if not applies_to_language(noise, lang):  # e.g. code-switching English into English
+                        continue
                     evals.append(Cell(f"eval {comp} {lang} {noise} seed={seed}", "eval", comp, seed, lang, noise, needs))
     # Intermediates first, then what builds on them: a cell's needs always precede it.
     trains = sorted(cells.values(), key=lambda c: (c.seed, len(c.needs) > 0))
