@@ -149,8 +149,10 @@ def _frame(results):
     return df.groupby(["task", "composition", "lang", "noise"], sort=False)["score"].mean()
 
 
-def outcomes(results, *, kind: str = "stack", noise: Sequence[str] | None = None):
-    """Long table: target, intermediate, composition, lang, family, outcome, value, level (the score behind it)."""
+def outcomes(results, *, kind: str = "stack", noise: Sequence[str] | None = None, include_english: bool = False):
+    """Long table: target, intermediate, composition, lang, family, outcome, value, level (the score behind it).
+    English is left out unless ``include_english``: the intermediates and targets train on it, so it is not
+    zero-shot transfer."""
     import pandas as pd
 
     from . import languages as L
@@ -169,6 +171,8 @@ def outcomes(results, *, kind: str = "stack", noise: Sequence[str] | None = None
         base = str(Composition(comp.target, (), "full" if kind == "full" else "target"))
         family = {}
         for lang in dict.fromkeys(part.index.get_level_values(2)):
+            if not include_english and str(lang).lower().split("-")[0].split("_")[0] == "en":
+                continue
             info = L.find(lang)
             family[lang] = info.family if info else "unknown"
             row = {"target": task, "intermediate": comp.intermediates[0], "composition": comp_s, "lang": lang,
@@ -225,7 +229,7 @@ class SelectionEvaluation:
 
 def evaluate(results, matrices: Mapping[str, SimilarityMatrix] | SimilarityMatrix, *, ks: Sequence[int] = KS,
              kind: str = "stack", noise: Sequence[str] | None = None, n_resamples: int = 1000, seed: int = 0,
-             confidence_level: float = 0.95) -> SelectionEvaluation:
+             confidence_level: float = 0.95, include_english: bool = False) -> SelectionEvaluation:
     """Score every measure's ranking of the run's intermediates against the measured outcomes (module docstring).
 
     ``noise`` limits the noisy outcomes to those settings (default: every setting other than clean).
@@ -240,7 +244,7 @@ def evaluate(results, matrices: Mapping[str, SimilarityMatrix] | SimilarityMatri
         matrices = {matrices.measure: matrices}
     if not matrices:
         raise ConfigError("no similarity matrices to evaluate", "compute at least one with modxfer.similarity.compute")
-    outs = outcomes(results, kind=kind, noise=noise)
+    outs = outcomes(results, kind=kind, noise=noise, include_english=include_english)
     if outs.empty:
         raise DataError(f"no {kind} composition with a single intermediate and its baseline among the results",
                         "include a>t compositions (kind stack) and the target-only baseline t in the sweep")

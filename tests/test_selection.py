@@ -115,7 +115,11 @@ def _matrix(name, scores):
 def test_evaluation_scores_good_and_bad_measures_next_to_random_and_oracle():
     good = _matrix("good", {"mnli": 0.9, "snli": 0.8, "siqa": 0.5, "qqp": 0.1})
     bad = _matrix("bad", {"mnli": 0.1, "snli": 0.2, "siqa": 0.5, "qqp": 0.9})
-    ev = evaluate(_rows(), {"good": good, "bad": bad}, n_resamples=200)
+    ev = evaluate(_rows(), {"good": good, "bad": bad}, n_resamples=200, include_english=True)
+    # English is not zero-shot: by default it is left out of the outcomes the rankings are scored against
+    default = evaluate(_rows(), {"good": good}, n_resamples=50).table
+    assert default[default["scope_kind"] == "languages"]["languages"].max() == 2
+    assert "en" not in set(default[default["scope_kind"] == "lang"]["scope"])
     s = ev.summary("clean_gain").set_index(["measure", "k"])
     assert s.loc[("good", 1), "ndcg"] == 1.0 and s.loc[("good", 1), "regret"] == 0.0
     assert s.loc[("bad", 1), "ndcg"] == 0.0 and s.loc[("oracle", 3), "ndcg"] == 1.0

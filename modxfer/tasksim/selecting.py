@@ -264,7 +264,7 @@ def select(target: str, *, by: str = "textemb", lang: str | None = None, run=Non
         from .runinfo import run_context
 
         ctx = run_context(run)
-        outs = outcome_table(ctx["results"], kind=kind)
+        outs = outcome_table(ctx["results"], kind=kind, include_english=lang is not None)  # asked for by name
         outs = outs[outs["target"] == target]
         if outs.empty:
             raise DataError(f"run {run} has no {kind} composition with one intermediate for target {target!r}",
