@@ -92,7 +92,6 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     import datetime
     import time
 
-    import yaml
 
     from . import __version__
     from . import stats as S
@@ -103,9 +102,9 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     from .report_plots import make_plots
     from .similarity import EXAMPLES
     from .provenance import source_commit
-    from .sweeps.bundle import is_bundle, read_bundle
-    from .sweeps.results import artifact_competence, load_results
-    from .sweeps.store import DB_NAME, Store
+    from .sweeps.bundle import is_bundle, read_bundle, read_run
+    from .sweeps.results import load_results
+    from .sweeps.store import DB_NAME
 
     run_dir = Path(run_dir)
     bundle = read_bundle(run_dir) if is_bundle(run_dir) else None
@@ -114,12 +113,9 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         source = {"bundle": name, "results_sha256": bundle.results_sha256,
                   "source": {"run": bundle.card.get("run_source"), "bundle": bundle.card.get("export_source")}}
     else:
-        with Store(run_dir) as store:
-            config = yaml.safe_load(store.meta("config") or "{}") or {}
-            name = store.meta("name") or run_dir.name
-            counts = store.counts()
-            artifacts = artifact_competence(store)
-            run_source = json.loads(store.meta("source") or "null")  # the commit the sweep last ran at
+        run = read_run(run_dir)
+        config, name, counts, artifacts, run_source = (run["config"], run["name"], run["counts"], run["artifacts"],
+                                                       run["source"])
         df = load_results(run_dir, outcomes=True)
         source = {"run_dir": str(run_dir.resolve()), "results_db_sha256": sha256_file(run_dir / DB_NAME),
                   "source": {"run": run_source, "report": source_commit()}}

@@ -38,8 +38,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .errors import ConfigError, DataError
-from .tasksim.matrix import SimilarityMatrix, same_source
-from .tasksim.stats import ConfidenceInterval, percentile_interval, rng_for
+from .tasksim.matrix import SimilarityMatrix
+from .tasksim.stats import ConfidenceInterval
 
 OUTCOMES = ("clean_gain", "noisy_score", "robustness_gain")
 KS = (1, 3)

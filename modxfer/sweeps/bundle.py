@@ -47,6 +47,21 @@ def is_bundle(path: str | os.PathLike) -> bool:
     return (p / META).is_file() and (p / RESULTS).is_file() and not (p / "sweep.db").exists()
 
 
+def read_run(run_dir: str | os.PathLike) -> dict:
+    """What a run's store says about it besides its results: config, name, cells per status, each trained model's
+    competence, and the modxfer version and commit it last ran at."""
+    import yaml
+
+    from .results import artifact_competence
+    from .store import Store
+
+    with Store(run_dir) as store:
+        return {"config": yaml.safe_load(store.meta("config") or "{}") or {},
+                "name": store.meta("name") or Path(run_dir).name, "counts": store.counts(),
+                "artifacts": artifact_competence(store), "source": json.loads(store.meta("source") or "null"),
+                "modxfer": store.meta("modxfer")}
+
+
 def report_matrices(df, backbone, examples: int | None = None, data_dir=None, measures=None) -> dict:
     """{measure: SimilarityMatrix} over the (intermediate, target) pairs of ``df`` whose tasks both have training
     inputs: what a report relates results to, whether it reads a run or a bundle."""
@@ -89,25 +104,20 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
                  similarity_examples: int | None = None, measures=None) -> Path:
     """Write ``out`` (a folder, replaced atomically) from the run in ``run_dir``; similarity matrices are computed
     with the run's backbone on the English training inputs of its tasks (training-free measures only)."""
-    import yaml
 
     from .. import __version__
     from .. import similarity as S
     from ..backbone import load_backbone
     from ..io import atomic_dir, atomic_write_bytes, atomic_write_json, sha256_file
     from ..provenance import source_commit
-    from .results import artifact_competence, load_results
-    from .store import DB_NAME, Store
+    from .results import load_results
+    from .store import DB_NAME
 
     run_dir, out = Path(run_dir), Path(out)
     _check_writable(out, run_dir)
-    with Store(run_dir) as store:
-        config = yaml.safe_load(store.meta("config") or "{}") or {}
-        name = store.meta("name") or run_dir.name
-        counts = store.counts()
-        artifacts = artifact_competence(store)
-        run_source = json.loads(store.meta("source") or "null")  # the commit the sweep last ran at
-        run_version = store.meta("modxfer")
+    run = read_run(run_dir)
+    config, name, counts, artifacts = run["config"], run["name"], run["counts"], run["artifacts"]
+    run_source, run_version = run["source"], run["modxfer"]
     df = load_results(run_dir, outcomes=True)
     if df.empty:
         raise DataError(f"{run_dir} has no finished evaluation results to bundle",
