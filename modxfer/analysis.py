@@ -438,25 +438,42 @@ def _tests(table, corr, inter, correction: str, alpha: float):
 
 
 # ------------------------------------------------------------------------------------------ similarity
-def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None) -> dict:
-    """{(intermediate, target): similarity} for the given pairs: the one place the report gets similarity from.
-    NaN for a target without training inputs (retrieval), which is kept and marked, not dropped."""
+def similarity_matrices(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None,
+                        measures: Iterable[str] = ("textemb",)) -> dict:
+    """{measure: SimilarityMatrix} over the given (intermediate, target) pairs whose tasks both have training inputs
+    (empty when none do): what a report relates results to, whether it reads a run or a results bundle."""
     from . import similarity as Sim
     from .tasks import get_task
 
-    pairs = list(dict.fromkeys(tasks))
-    trainable = [(a, b) for a, b in pairs if "train" in get_task(a).splits and "train" in get_task(b).splits]
-    out = {(a, b): math.nan for a, b in pairs}
-    if trainable:
-        # Anisotropy-corrected TextEmb (Vu et al. 2020, centred over the tasks compared): the raw cosine sits near 1
-        # for every pair and cannot tell tasks apart.
-        settings = Sim.MeasureSettings(examples=examples) if examples else Sim.MeasureSettings()
-        inters = list(dict.fromkeys(a for a, _ in trainable))
-        targets = list(dict.fromkeys(b for _, b in trainable))
-        matrix = Sim.compute("textemb", inters, targets, base=backbone, settings=settings, data_dir=data_dir)
-        for a, b in trainable:
-            out[(a, b)] = float(matrix[(a, b)])
+    trainable = [(a, b) for a, b in dict.fromkeys(tasks)
+                 if "train" in get_task(a).splits and "train" in get_task(b).splits]
+    if not trainable:
+        return {}
+    settings = Sim.MeasureSettings(examples=examples) if examples else Sim.MeasureSettings()
+    inters = list(dict.fromkeys(a for a, _ in trainable))
+    targets = list(dict.fromkeys(b for _, b in trainable))
+    return {m: Sim.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir) for m in measures}
+
+
+def pair_similarity(tasks: Iterable[tuple[str, str]], matrix) -> dict:
+    """{(intermediate, target): value} read from ``matrix``; NaN for a pair it does not hold (a target without
+    training inputs, e.g. retrieval), which is kept and marked, not dropped."""
+    from .errors import ModxferError
+
+    out = {}
+    for pair in dict.fromkeys(tasks):
+        try:
+            out[pair] = float(matrix[pair]) if matrix is not None else math.nan
+        except ModxferError:
+            out[pair] = math.nan
     return out
+
+
+def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None) -> dict:
+    """{(intermediate, target): similarity} for the given pairs: the anisotropy-corrected TextEmb (Vu et al. 2020,
+    centred over the tasks compared; the raw cosine sits near 1 for every pair and cannot tell tasks apart)."""
+    pairs = list(dict.fromkeys(tasks))
+    return pair_similarity(pairs, similarity_matrices(pairs, backbone, examples, data_dir).get("textemb"))
 
 
 def pairs_in(rows) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from .errors import ConfigError, ModxferError
+from .errors import ConfigError
 
 LEVELS = ("family", "script", "all")
 
@@ -92,10 +92,9 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     import datetime
     import time
 
-
     from . import __version__
     from . import stats as S
-    from .analysis import analyse, pairs_in
+    from .analysis import analyse, pair_similarity, pairs_in, similarity_matrices
     from .errors import DataError
     from .io import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
     from .noise.robustness import summarize
@@ -137,15 +136,16 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         matrices = bundle.similarity
         backbone.update(model_id=bundle.backbone.get("model_id"), weights_hash=bundle.backbone.get("weights_hash"))
         sim_examples = bundle.card.get("similarity_examples", sim_examples)
-        similarity = _bundled_similarity(pairs, matrices.get("textemb"))
+        similarity = pair_similarity(pairs, matrices.get("textemb"))
     elif similarity is None:
         from .backbone import load_backbone
-        from .sweeps.bundle import report_matrices
+        from .similarity import TRAINING_FREE
 
         bb = load_backbone(backbone["name"])
         backbone.update(model_id=bb.model_id, weights_hash=bb.weights_hash)
-        matrices = report_matrices(df, bb, similarity_examples, data_dir)  # one set for the analysis and selection
-        similarity = _bundled_similarity(pairs, matrices.get("textemb"))
+        # one set of matrices for the analysis and the selection section, as a bundle holds them
+        matrices = similarity_matrices(pairs, bb, similarity_examples, data_dir, TRAINING_FREE)
+        similarity = pair_similarity(pairs, matrices.get("textemb"))
     t0 = time.perf_counter()
     analysis = analyse(df, similarity, n_resamples=n_resamples or S.N_RESAMPLES, seed=S.SEED if seed is None else seed,
                        correction=correction, require_comparisons=False)
@@ -183,19 +183,6 @@ def _selection_section(df, run_dir, out_dir, data_dir=None, base=None, matrices=
     from . import selection
 
     return selection.report_section(df, run_dir, out_dir, data_dir=data_dir, base=base, matrices=matrices)
-
-
-def _bundled_similarity(pairs, matrix) -> dict:
-    """{pair: TextEmb} from a bundle's matrix; NaN for pairs it does not hold (targets without training inputs)."""
-    import math
-
-    out = {}
-    for pair in pairs:
-        try:
-            out[pair] = float(matrix[pair]) if matrix is not None else math.nan
-        except ModxferError:
-            out[pair] = math.nan
-    return out
 
 
 def _check_replaceable(out: Path) -> None:

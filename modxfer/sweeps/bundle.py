@@ -62,23 +62,6 @@ def read_run(run_dir: str | os.PathLike) -> dict:
                 "modxfer": store.meta("modxfer")}
 
 
-def report_matrices(df, backbone, examples: int | None = None, data_dir=None, measures=None) -> dict:
-    """{measure: SimilarityMatrix} over the (intermediate, target) pairs of ``df`` whose tasks both have training
-    inputs: what a report relates results to, whether it reads a run or a bundle."""
-    from .. import similarity as S
-    from ..analysis import pairs_in
-    from ..tasks import get_task
-
-    pairs = [(a, b) for a, b in pairs_in(df) if "train" in get_task(a).splits and "train" in get_task(b).splits]
-    if not pairs:
-        return {}
-    inters = list(dict.fromkeys(a for a, _ in pairs))
-    targets = list(dict.fromkeys(b for _, b in pairs))
-    settings = S.MeasureSettings(examples=examples) if examples else S.MeasureSettings()
-    return {m: S.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir)
-            for m in (measures or S.TRAINING_FREE)}
-
-
 def _check_writable(out: Path, run_dir: Path) -> None:
     """A bundle replaces a previous bundle, never the run or another folder's contents."""
     from ..errors import ConfigError
@@ -107,6 +90,7 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
 
     from .. import __version__
     from .. import similarity as S
+    from ..analysis import pairs_in, similarity_matrices
     from ..backbone import load_backbone
     from ..io import atomic_dir, atomic_write_bytes, atomic_write_json, sha256_file
     from ..provenance import source_commit
@@ -125,8 +109,8 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
     if data_dir is None and config.get("data_dir") and Path(str(config["data_dir"])).expanduser().is_dir():
         data_dir = Path(str(config["data_dir"])).expanduser()
     bb = load_backbone(config.get("backbone", "embedded"))
-    matrices = {m: mat.to_dict() for m, mat in
-                report_matrices(df, bb, similarity_examples, data_dir, measures).items()}
+    matrices = {m: mat.to_dict() for m, mat in similarity_matrices(pairs_in(df), bb, similarity_examples, data_dir,
+                                                                   measures or S.TRAINING_FREE).items()}
     examples = similarity_examples or S.EXAMPLES
     table = df.copy()
     table["outcomes"] = [None if o is None else json.dumps(o, sort_keys=True, separators=(",", ":"))
