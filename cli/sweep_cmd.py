@@ -45,6 +45,9 @@ def plan(config, list_cells, sizes):
     if cfg.intermediate_budget:
         ex, ep = cfg.budget_for("target", cfg.intermediates[0]) if cfg.intermediates else (cfg.examples, cfg.epochs)
         full = f"; intermediate adapters {ex} x {ep:g}" + full
+    for task in cfg.target_budget:
+        ex, ep = cfg.budget_for("target", task)
+        full = f"; {task} adapters {ex} x {ep:g}" + full
     out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs{full}, "
               f"{cfg.eval_examples or 'all'} eval examples per language and noise setting")
     t = Table(title="grid")

@@ -116,7 +116,8 @@ class Evaluator:
         for piece in pieces:
             a = art.find(self.store, piece.target, self._key(piece, settings))
             if a is None:
-                own = settings.for_role(get_task(piece.target).role, piece.kind)  # the budget that piece trains with
+                # the budget that piece trains with
+                own = settings.for_role(get_task(piece.target).role, piece.kind, piece.target)
                 raise ModxferError(f"no trained artifact for {piece} with these settings (seed {settings.seed}, "
                                    f"{own.examples} examples, {own.epochs} epochs, config {settings.config})",
                                    f"train it first: modxfer train {_train_command(piece)} with the same options")

@@ -69,6 +69,10 @@ class TrainSettings:
     # can afford more than each target adapter. None: the same examples/epochs as every other adapter.
     intermediate_examples: int | None = None
     intermediate_epochs: float | None = None
+    # A budget per target task, for the adapters trained for it (its target-only adapter and every stack and fusion
+    # on it), so a harder target can learn without retraining every other target: ((task, examples, epochs), ...),
+    # None in either place keeps examples/epochs. Full fine-tuning keeps its own.
+    target_budgets: tuple = ()
 
     def __post_init__(self):
         if self.examples is not None and self.examples <= 0:
@@ -95,18 +99,36 @@ class TrainSettings:
                                               or self.trunk_layers < 0):
             raise ConfigError(f"trunk layers must be a whole number >= 0, got {self.trunk_layers!r}",
                               "pass --trunk-layers K with 0 <= K < the backbone's number of layers")
+        object.__setattr__(self, "target_budgets", tuple(tuple(x) if isinstance(x, list) else x
+                                                         for x in (self.target_budgets or ())))
+        for entry in self.target_budgets:
+            if not (isinstance(entry, (tuple, list)) and len(entry) == 3 and isinstance(entry[0], str)):
+                raise ConfigError(f"a target budget is (task, examples, epochs), got {entry!r}",
+                                  "give each target budget as (task, examples or None, epochs or None)")
+            _, n, e = entry
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n <= 0):
+                raise ConfigError(f"target budget examples for {entry[0]!r} must be a whole number >= 1, got {n!r}",
+                                  "pass a positive number of examples, or None to keep examples")
+            if e is not None and not (isinstance(e, (int, float)) and math.isfinite(e) and e > 0):
+                raise ConfigError(f"target budget epochs for {entry[0]!r} must be a positive finite number, got {e!r}",
+                                  "pass a number > 0, or None to keep epochs")
         prec.resolve(self.precision)
 
     def lr(self, full: bool) -> float:
         return self.learning_rate or (FULL_LR if full else ADAPTER_LR)
 
-    def for_role(self, role: str, kind: str) -> "TrainSettings":
-        """The settings one trained piece gets: an intermediate adapter takes the intermediate budget, if set (full
-        fine-tuning keeps its own)."""
-        if role != "intermediate" or kind == "full":
+    def for_role(self, role: str, kind: str, task: str | None = None) -> "TrainSettings":
+        """The settings one trained piece gets: an intermediate adapter takes the intermediate budget, a target's
+        adapter its target budget, if set (full fine-tuning keeps its own)."""
+        if kind == "full":
             return self
-        return replace(self, examples=self.intermediate_examples or self.examples,
-                       epochs=self.intermediate_epochs or self.epochs)
+        if role == "intermediate":
+            return replace(self, examples=self.intermediate_examples or self.examples,
+                           epochs=self.intermediate_epochs or self.epochs)
+        for name, n, e in self.target_budgets:
+            if name == task:
+                return replace(self, examples=n or self.examples, epochs=e or self.epochs)
+        return self
 
 
 def composition_for(task: str, on: Sequence[str] = (), fuse: bool = False, full: bool = False) -> Composition:
@@ -156,7 +178,7 @@ class TrainingPlan:
 
     def __init__(self, comp: Composition, requested: TrainSettings, data_dir, store):
         self.task = get_task(comp.target)
-        s = requested.for_role(self.task.role, comp.kind)
+        s = requested.for_role(self.task.role, comp.kind, self.task.name)
         self.comp, self.s, self.store, self.data_dir = comp, s, store, data_dir
         if "train" not in self.task.splits:
             raise ConfigError(f"task {self.task.name!r} has no training data", "it is evaluated zero-shot only, on top of intermediates")

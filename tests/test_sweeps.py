@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from modxfer.errors import ConfigError, ModxferError
 from modxfer.sweeps import RunLock, Store, build_plan, estimate, load_config, load_results, parse_config, run_sweep
 from modxfer.sweeps import config as sweep_config
+from modxfer.sweeps.worker import CellRunner, runner_settings
 from modxfer_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,6 +196,25 @@ def test_intermediate_budget_is_its_own(data_dir):
     assert settings["intermediate_examples"] == 64 and settings["intermediate_epochs"] == 2.0
     e = _error(data_dir, budget={**BASE["budget"], "intermediate": {"examples": 0}})
     assert e.problem == "test.yaml: budget.intermediate.examples must be a whole number >= 1, got 0"
+
+
+def test_target_budget_is_its_own(data_dir):
+    cfg = _config(data_dir, targets={"xnli": ["en", "de"], "xcopa": ["et"]},
+                  budget={**BASE["budget"], "targets": {"xnli": {"examples": 48}}})
+    assert cfg.budget_for("stack", "xnli") == (48, 1.0) and cfg.budget_for("target", "xnli") == (48, 1.0)
+    assert cfg.budget_for("stack", "xcopa") == (32, 1.0) and cfg.budget_for("target", "mnli") == (32, 1.0)
+    assert cfg.budget_for("full", "xnli") == (32, 1.0)
+    assert cfg.train_settings(0, "stack")["target_budgets"] == (("xnli", 48, None),)
+    runner = CellRunner(runner_settings(cfg))
+    # workers build the same keys (with "auto" precision resolved once, by the driver)
+    assert runner.train_settings(0, "stack")["target_budgets"] == (("xnli", 48, None),)
+    e = _error(data_dir, budget={**BASE["budget"], "targets": {"xnlii": {"examples": 48}}})
+    assert "budget.targets names 'xnlii', which is not one of the targets (xnli)" in e.problem
+    assert "did you mean 'xnli'" in e.fix
+    e = _error(data_dir, budget={**BASE["budget"], "targets": {"xnli": {"epochs": -1}}})
+    assert e.problem == "test.yaml: budget.targets.xnli.epochs must be a number > 0, got -1"
+    e = _error(data_dir, budget={**BASE["budget"], "targets": {"xnli": {"steps": 3}}})
+    assert "unknown key 'steps'" in e.problem
 
 
 def test_plan_of_a_retrieval_target_needs_only_intermediates(data_dir):

@@ -215,3 +215,20 @@ def test_intermediate_budget_applies_to_intermediates_only(tiny_base, store):
     assert len(full.rows) == 48 and full.s.epochs == 1.0
     with pytest.raises(ConfigError, match="intermediate examples must be positive"):
         TrainSettings(intermediate_examples=0)
+
+
+def test_target_budget_applies_to_that_targets_adapters_only(tiny_base, store):
+    own = dict(FAST, target_budgets=(("xnli", 40, 2.0),))
+    plan = TrainingPlan(Composition.parse("mnli>xnli"), TrainSettings(base=tiny_base, **own), None, store)
+    assert len(plan.rows) == 40 and plan.s.epochs == 2.0  # the target's own budget
+    assert len(plan.deps[0].rows) == 48 and plan.deps[0].s.epochs == 1.0  # its intermediate keeps the common one
+    assert plan.deps[0].key == train_key("mnli", base=tiny_base, **FAST)  # so the stack builds on the same artifact
+    fused = TrainingPlan(Composition.parse("fuse(mnli,qqp)>xnli"), TrainSettings(base=tiny_base, **own), None, store)
+    assert len(fused.rows) == 40
+    other = TrainingPlan(Composition.parse("mnli>siqa"), TrainSettings(base=tiny_base, **own), None, store)
+    assert len(other.rows) == 48  # another target keeps the common budget
+    full = TrainingPlan(Composition.parse("full:xnli"), TrainSettings(base=tiny_base, **own), None, store)
+    assert len(full.rows) == 48  # full fine-tuning keeps its own
+    assert TrainSettings(target_budgets=[["xnli", None, 3.0]]).for_role("target", "stack", "xnli").epochs == 3.0
+    with pytest.raises(ConfigError, match="target budget examples for 'xnli' must be a whole number"):
+        TrainSettings(target_budgets=(("xnli", 0, None),))

@@ -11,6 +11,7 @@
     seeds: [0, 1]
     budget: {examples: 1000, epochs: 1, eval_examples: 200,
              intermediate: {examples: 2000, epochs: 2},      # intermediate-role tasks' adapters (default: as above)
+             targets: {xnli: {examples: 1600}},              # one target's adapters: alone, stacked, fused
              full: {examples: 500, epochs: 2, learning_rate: 8e-5}}   # full fine-tuning (STILTs)
     training: {adapter: seq_bn, batch_size: 32, learning_rate: null, max_length: 128, trunk_layers: null}
     precision: auto
@@ -48,7 +49,7 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 TOP_KEYS = ("name", "backbone", "intermediates", "targets", "languages", "compositions", "noise", "seeds", "budget",
             "training", "precision", "output", "artifacts", "data_dir", "resources", "trunk_layers")
-BUDGET_KEYS = ("examples", "epochs", "eval_examples", "full", "intermediate")
+BUDGET_KEYS = ("examples", "epochs", "eval_examples", "full", "intermediate", "targets")
 INTERMEDIATE_BUDGET_KEYS = ("examples", "epochs")
 FULL_BUDGET_KEYS = ("examples", "epochs", "learning_rate")
 TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length", "trunk_layers")
@@ -95,6 +96,9 @@ class SweepConfig:
     full_budget: dict = field(default_factory=dict)
     # Intermediate adapters are trained once per seed and reused under every stack and fusion: their own budget.
     intermediate_budget: dict = field(default_factory=dict)
+    # A target's own adapter budget (its target-only adapter, stacks and fusion on it), task -> {examples, epochs}:
+    # every composition of that target keeps the same budget, so they stay comparable with each other.
+    target_budget: dict = field(default_factory=dict)
     # Ray resource requests per cell kind; they change where cells run, never what they compute.
     resources: dict = field(default_factory=lambda: {"train": {"num_cpus": 1, "num_gpus": 0},
                                                      "eval": {"num_cpus": 1, "num_gpus": 0}})
@@ -113,7 +117,8 @@ class SweepConfig:
                "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
                "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers,
                "intermediate_examples": self.intermediate_budget.get("examples"),
-               "intermediate_epochs": self.intermediate_budget.get("epochs")}
+               "intermediate_epochs": self.intermediate_budget.get("epochs"),
+               "target_budgets": target_budgets(self.target_budget)}
         if kind == "full":
             out.update(self.full_budget)
         return out
@@ -123,7 +128,15 @@ class SweepConfig:
         s = self.train_settings(0, kind)
         if kind != "full" and task is not None and _role(task) == "intermediate":
             return self.intermediate_budget.get("examples", s["examples"]), self.intermediate_budget.get("epochs", s["epochs"])
+        if kind != "full" and task in self.target_budget:
+            own = self.target_budget[task]
+            return own.get("examples", s["examples"]), own.get("epochs", s["epochs"])
         return s["examples"], s["epochs"]
+
+
+def target_budgets(budget: dict) -> tuple:
+    """``budget.targets`` as ``TrainSettings.target_budgets``: ((task, examples or None, epochs or None), ...)."""
+    return tuple((task, b.get("examples"), b.get("epochs")) for task, b in sorted(budget.items()))
 
 
 def load_config(path: str | os.PathLike, *, output: str | os.PathLike | None = None) -> SweepConfig:
@@ -239,6 +252,7 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     inter_raw = _section(budget, "intermediate", INTERMEDIATE_BUDGET_KEYS, f"{where}: budget")
     intermediate_budget = {key: kind(_positive(inter_raw[key], f"budget.intermediate.{key}", where, kind))
                            for key, kind in (("examples", int), ("epochs", float)) if inter_raw.get(key) is not None}
+    target_budget = _target_budget(budget, targets, where)
     training = _section(raw, "training", TRAINING_KEYS, where)
     adapter = _str(training.get("adapter", "seq_bn"), "training.adapter", where)
     batch_size = _positive(training.get("batch_size", 32), "training.batch_size", where, int)
@@ -260,18 +274,50 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
         noise=noise, seeds=seeds, examples=examples, epochs=epochs, eval_examples=eval_examples, precision=precision,
         output=output, artifacts=artifacts, data_dir=Path(root).resolve(), adapter=adapter, batch_size=batch_size,
         learning_rate=lr, max_length=max_length, trunk_layers=trunk_layers, full_budget=full_budget,
-        intermediate_budget=intermediate_budget,
+        intermediate_budget=intermediate_budget, target_budget=target_budget,
         resources=_resources(raw, where), raw=raw,
     )
 
 
 # ------------------------------------------------------------------------------------------- helpers
 
+def _target_budget(budget: dict, targets, where: str) -> dict:
+    raw = budget.get("targets")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: budget.targets must be a mapping of target task to {{examples, epochs}}, "
+                          f"got {show(raw)}", "write e.g. targets: {xnli: {examples: 1600}}")
+    names = [t.task for t in targets]
+    out = {}
+    for task, entry in raw.items():
+        if task not in names:
+            close = difflib.get_close_matches(str(task), names, n=1)
+            raise ConfigError(f"{where}: budget.targets names {show(task)}, which is not one of the targets "
+                              f"({', '.join(names)})", f"did you mean {close[0]!r}?" if close
+                              else "name a task listed under targets")
+        entry = _section(raw, task, INTERMEDIATE_BUDGET_KEYS, f"{where}: budget.targets")
+        if not entry:
+            raise ConfigError(f"{where}: budget.targets.{task} sets neither examples nor epochs",
+                              "give examples and/or epochs, or remove the entry")
+        if not _trains(task):
+            raise ConfigError(f"{where}: budget.targets.{task}: {task} has no training data, so no adapter of its "
+                              "own to budget (it is evaluated on its intermediates)", f"remove budget.targets.{task}")
+        out[task] = {key: kind(_positive(entry[key], f"budget.targets.{task}.{key}", where, kind, f"budget.{key}"))
+                     for key, kind in (("examples", int), ("epochs", float)) if entry.get(key) is not None}
+    return out
+
+
 def _role(task: str) -> str:
     from ..tasks import get_task
 
     return get_task(task).role
 
+
+def _trains(task: str) -> bool:
+    from ..tasks import get_task
+
+    return "train" in get_task(task).splits
 
 
 def _check_keys(mapping: dict, allowed: tuple[str, ...], section: str, where: str) -> None:
@@ -340,8 +386,8 @@ def _as_list(value: Any, key: str, where: str) -> list:
     return value
 
 
-def _positive(value: Any, key: str, where: str, kind: type) -> int | float:
-    high = _HIGH.get(key, math.inf)
+def _positive(value: Any, key: str, where: str, kind: type, bound: str | None = None) -> int | float:
+    high = _HIGH.get(bound or key, math.inf)
     ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
           and (kind is float or float(value).is_integer()) and value > 0)
     if not ok:

@@ -270,6 +270,8 @@ def budget_warnings(plan: Plan, costs: dict[str, tuple[int, float]] | None = Non
                 section = "budget.full" if cfg.full_budget else "budget"
             elif cfg.intermediate_budget and get_task(c.composition.target).role == "intermediate":
                 section = "budget.intermediate"
+            elif c.composition.target in cfg.target_budget:
+                section = f"budget.targets.{c.composition.target}"
             else:
                 section = "budget"
             out.append(f"{c.composition} trains {steps} steps ({n} examples x {epochs:g} epochs / batch "

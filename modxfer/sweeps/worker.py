@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..composition import Composition
 from ..io import sha256_file
-from .config import SweepConfig
+from .config import SweepConfig, target_budgets
 
 MAX_ERROR_CHARS = 4000
 
@@ -30,7 +30,8 @@ def runner_settings(config: SweepConfig) -> dict:
             "batch_size": config.batch_size,
             "learning_rate": config.learning_rate, "max_length": config.max_length,
             "trunk_layers": config.trunk_layers, "full_budget": dict(config.full_budget),
-            "intermediate_budget": dict(config.intermediate_budget)}
+            "intermediate_budget": dict(config.intermediate_budget),
+            "target_budgets": target_budgets(config.target_budget)}
 
 
 def _resolved(precision: str) -> str:
@@ -60,7 +61,8 @@ class CellRunner:
                 "learning_rate": s["learning_rate"], "max_length": s["max_length"],
                 "trunk_layers": s.get("trunk_layers"),
                 "intermediate_examples": (s.get("intermediate_budget") or {}).get("examples"),
-                "intermediate_epochs": (s.get("intermediate_budget") or {}).get("epochs")}
+                "intermediate_epochs": (s.get("intermediate_budget") or {}).get("epochs"),
+                "target_budgets": tuple(tuple(t) for t in s.get("target_budgets") or ())}
         if kind == "full":
             out.update(s.get("full_budget") or {})
         return out
