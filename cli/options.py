@@ -68,7 +68,7 @@ def training_options(f):
         click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
         click.option("--base", default="embedded", show_default=True, help="Backbone: embedded, a HF id or a path."),
-        click.option("--batch-size", type=BATCH_SIZE, default=32, show_default=True),
+        click.option("--batch-size", type=BATCH_SIZE, default=16, show_default=True),
         click.option("--lr", "learning_rate", type=LEARNING_RATE, default=None,
                      help="Default: 2e-3 adapters, 3e-5 full."),
         click.option("--trunk-layers", "trunk_layers", type=LAYERS, default=None,

@@ -41,15 +41,17 @@ def plan(config, list_cells, sizes):
     out.print(f"[bold]{cfg.name}[/bold]: backbone {cfg.backbone}, output {cfg.output}")
     out.print(f"intermediates: {', '.join(cfg.intermediates) or '-'}")
     out.print(f"noise: {', '.join(cfg.noise)}    seeds: {', '.join(map(str, cfg.seeds))}    precision: {cfg.precision}")
-    full = f"; full fine-tuning {cfg.budget_for('full')[0]} x {cfg.budget_for('full')[1]:g}" if cfg.full_budget else ""
+    parts = [f"{cfg.examples} training examples x {cfg.epochs:g} epochs"]
     if cfg.intermediate_budget:
         ex, ep = cfg.budget_for("target", cfg.intermediates[0]) if cfg.intermediates else (cfg.examples, cfg.epochs)
-        full = f"; intermediate adapters {ex} x {ep:g}" + full
-    for task in cfg.target_budget:
-        ex, ep = cfg.budget_for("target", task)
-        full = f"; {task} adapters {ex} x {ep:g}" + full
-    out.print(f"budget: {cfg.examples} training examples x {cfg.epochs:g} epochs{full}, "
-              f"{cfg.eval_examples or 'all'} eval examples per language and noise setting")
+        parts.append(f"intermediate adapters {ex} x {ep:g}")
+    for target in cfg.targets:
+        if target.task in cfg.target_budget:
+            ex, ep = cfg.budget_for("target", target.task)
+            parts.append(f"{target.task} adapters {ex} x {ep:g}")
+    if cfg.full_budget:
+        parts.append(f"full fine-tuning {cfg.budget_for('full')[0]} x {cfg.budget_for('full')[1]:g}")
+    out.print(f"budget: {'; '.join(parts)}, {cfg.eval_examples or 'all'} eval examples per language and noise setting")
     t = Table(title="grid")
     for col in ("target", "compositions", "languages by family"):
         t.add_column(col)

@@ -120,7 +120,8 @@ class Evaluator:
                 own = settings.for_role(get_task(piece.target).role, piece.kind, piece.target)
                 raise ModxferError(f"no trained artifact for {piece} with these settings (seed {settings.seed}, "
                                    f"{own.examples} examples, {own.epochs} epochs, config {settings.config})",
-                                   f"train it first: modxfer train {_train_command(piece)} with the same options")
+                                   f"train it first: modxfer train {_train_command(piece)} --examples {own.examples} "
+                                   f"--epochs {own.epochs:g} with the same other options")
             a.check_backbone(self.bb.weights_hash, self.bb.hidden_size, self.bb.model_id)
             found.append(a)
         return found

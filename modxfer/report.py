@@ -410,11 +410,12 @@ def _competence_section(artifacts: list[dict]) -> list[str]:
         ci = c.get("ci") or [None, None]
         rows.append([a["id"], c.get("metric", "-"),
                      "-" if c.get("score") is None else f"{c['score']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]",
-                     "-" if c.get("chance") is None else f"{c['chance']:.1f}", c.get("n", "-"), a["status"]])
+                     "-" if c.get("chance") is None else f"{c['chance']:.1f}", c.get("n", "-"),
+                     "-" if a.get("examples") is None else f"{a['examples']} x {a.get('epochs') or 0:g}", a["status"]])
     return ["## Trained models: did they learn?\n",
             "Each model's score on a held-out English validation split of its own task, with its 95% CI; "
-            "'not learned' when the CI includes chance.\n",
-            _md(["model", "metric", "score [95% CI]", "chance", "n", "status"], rows)]
+            "'not learned' when the CI includes chance. Budget: training examples x epochs.\n",
+            _md(["model", "metric", "score [95% CI]", "chance", "n", "budget", "status"], rows)]
 
 
 def _score_section(analysis, idx, task, df) -> list[str]:

@@ -193,8 +193,15 @@ def _cache_key(ctx) -> str:
     spec = {"v": CACHE_VERSION, "measure": ctx.measure, "intermediates": ctx.intermediates, "targets": ctx.targets,
             "settings": dataclasses.asdict(ctx.settings), "weights": ctx.bb.weights_hash, "lang": ctx.lang,
             "texts": {t: _digest(x) for t, x in ctx.texts.items()},
-            "train": dataclasses.asdict(ctx.train_settings()) if ctx.measure not in TRAINING_FREE else None}
+            "train": _train_spec(ctx.train_settings()) if ctx.measure not in TRAINING_FREE else None}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _train_spec(ts) -> dict:
+    spec = dataclasses.asdict(ts)
+    if not spec.get("target_budgets"):
+        spec.pop("target_budgets", None)  # absent and empty are the same request: keep earlier cache entries valid
+    return spec
 
 
 def save_arrays(path, arrays: dict[str, np.ndarray], card: dict) -> None:

@@ -215,6 +215,20 @@ def test_target_budget_is_its_own(data_dir):
     assert e.problem == "test.yaml: budget.targets.xnli.epochs must be a number > 0, got -1"
     e = _error(data_dir, budget={**BASE["budget"], "targets": {"xnli": {"steps": 3}}})
     assert "unknown key 'steps'" in e.problem
+    e = _error(data_dir, budget={**BASE["budget"], "targets": {"mnli": {"examples": 48}}})
+    assert "an intermediate task" in e.problem and "budget.intermediate" in e.fix
+    e = _error(data_dir, compositions=["full"], budget={**BASE["budget"], "targets": {"xnli": {"examples": 48}}})
+    assert "no composition trains an adapter for xnli" in e.problem
+
+
+def test_plan_command_prints_every_budget(tmp_path, data_dir):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({**BASE, "output": str(tmp_path / "run"), "budget": {
+        **BASE["budget"], "intermediate": {"examples": 64}, "targets": {"xnli": {"examples": 48, "epochs": 2}}}}))
+    res = CliRunner().invoke(cli, ["sweep", "plan", str(cfg)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "budget: 32 training examples x 1 epochs; intermediate adapters 64 x 1; xnli adapters 48 x 2, 16 eval" in text
 
 
 def test_plan_of_a_retrieval_target_needs_only_intermediates(data_dir):
@@ -376,6 +390,21 @@ def test_changed_input_reruns_exactly_what_it_affects(baseline, tiny_base, tmp_p
     cfg = load_config(_write_config(tmp_path / "c.yaml", tiny_base, run, compositions=["target"],
                                     budget={**BASE["budget"], "eval_examples": 8}))
     assert run_sweep(cfg, quiet=True).ran == 2 * 2  # new eval budget: every eval cell of the plan, no training
+
+
+def test_target_budget_retrains_that_targets_adapters_only(baseline, tiny_base, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(baseline, run)
+    cfg = load_config(_write_config(tmp_path / "c.yaml", tiny_base, run,
+                                    budget={**BASE["budget"], "targets": {"xnli": {"examples": 24}}}))
+    summary = run_sweep(cfg, quiet=True)
+    # xnli and its two stacks retrain (the intermediates are reused), and every eval cell finds what they built
+    assert (summary.ran, summary.failed) == (3 + 12, 0)
+    with Store(run) as s:
+        examples = {c["id"]: json.loads(a["card"])["data"]["examples"]
+                    for c in s.cells() for a in s.artifacts() if a["cell"] == c["key"]}
+    assert examples == {"train mnli seed=0": 32, "train siqa seed=0": 32, "train xnli seed=0": 24,
+                        "train mnli>xnli seed=0": 24, "train siqa>xnli seed=0": 24}
 
 
 def _done(db: Path) -> int:

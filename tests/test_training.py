@@ -232,3 +232,12 @@ def test_target_budget_applies_to_that_targets_adapters_only(tiny_base, store):
     assert TrainSettings(target_budgets=[["xnli", None, 3.0]]).for_role("target", "stack", "xnli").epochs == 3.0
     with pytest.raises(ConfigError, match="target budget examples for 'xnli' must be a whole number"):
         TrainSettings(target_budgets=(("xnli", 0, None),))
+    with pytest.raises(ConfigError, match="target budget epochs for 'xnli'"):
+        TrainSettings(target_budgets=(("xnli", None, True),))
+    with pytest.raises(ConfigError, match="given twice"):
+        TrainSettings(target_budgets=(("xnli", 8, None), ("xnli", 16, None)))
+    with pytest.raises(ConfigError, match="intermediate task"):
+        TrainSettings(target_budgets=(("mnli", 8, None),))
+    with pytest.raises(ModxferError):
+        TrainSettings(target_budgets=(("xnlii", 8, None),))
+    assert TrainSettings(target_budgets=(("xnli", None, 2),)).target_budgets == (("xnli", None, 2.0),)

@@ -13,7 +13,7 @@
              intermediate: {examples: 2000, epochs: 2},      # intermediate-role tasks' adapters (default: as above)
              targets: {xnli: {examples: 1600}},              # one target's adapters: alone, stacked, fused
              full: {examples: 500, epochs: 2, learning_rate: 8e-5}}   # full fine-tuning (STILTs)
-    training: {adapter: seq_bn, batch_size: 32, learning_rate: null, max_length: 128, trunk_layers: null}
+    training: {adapter: seq_bn, batch_size: 16, learning_rate: null, max_length: 128, trunk_layers: null}
     precision: auto
     output: runs/quickstart               # the run directory (relative paths: to the working directory)
 
@@ -88,7 +88,7 @@ class SweepConfig:
     artifacts: Path
     data_dir: Path | None
     adapter: str = "seq_bn"
-    batch_size: int = 32
+    batch_size: int = 16
     learning_rate: float | None = None
     max_length: int = 128
     trunk_layers: int | None = None  # None: the backbone's default; checked against the backbone when it loads
@@ -252,10 +252,10 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     inter_raw = _section(budget, "intermediate", INTERMEDIATE_BUDGET_KEYS, f"{where}: budget")
     intermediate_budget = {key: kind(_positive(inter_raw[key], f"budget.intermediate.{key}", where, kind))
                            for key, kind in (("examples", int), ("epochs", float)) if inter_raw.get(key) is not None}
-    target_budget = _target_budget(budget, targets, where)
+    target_budget = _target_budget(budget, targets, compositions, where)
     training = _section(raw, "training", TRAINING_KEYS, where)
     adapter = _str(training.get("adapter", "seq_bn"), "training.adapter", where)
-    batch_size = _positive(training.get("batch_size", 32), "training.batch_size", where, int)
+    batch_size = _positive(training.get("batch_size", 16), "training.batch_size", where, int)
     lr = training.get("learning_rate")
     if lr is not None:
         lr = float(_positive(lr, "training.learning_rate", where, float))
@@ -281,7 +281,7 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
 
 # ------------------------------------------------------------------------------------------- helpers
 
-def _target_budget(budget: dict, targets, where: str) -> dict:
+def _target_budget(budget: dict, targets, compositions, where: str) -> dict:
     raw = budget.get("targets")
     if raw is None:
         return {}
@@ -292,6 +292,9 @@ def _target_budget(budget: dict, targets, where: str) -> dict:
     out = {}
     for task, entry in raw.items():
         if task not in names:
+            if _known(task) and _role(task) == "intermediate":
+                raise ConfigError(f"{where}: budget.targets names {show(task)}, an intermediate task",
+                                  "give intermediate adapters their budget under budget.intermediate")
             close = difflib.get_close_matches(str(task), names, n=1)
             raise ConfigError(f"{where}: budget.targets names {show(task)}, which is not one of the targets "
                               f"({', '.join(names)})", f"did you mean {close[0]!r}?" if close
@@ -303,6 +306,9 @@ def _target_budget(budget: dict, targets, where: str) -> dict:
         if not _trains(task):
             raise ConfigError(f"{where}: budget.targets.{task}: {task} has no training data, so no adapter of its "
                               "own to budget (it is evaluated on its intermediates)", f"remove budget.targets.{task}")
+        if not any(c.target == task and c.kind != "full" for c in compositions):
+            raise ConfigError(f"{where}: budget.targets.{task}: no composition trains an adapter for {task} "
+                              "(full fine-tuning keeps budget.full)", f"remove budget.targets.{task}, or set budget.full")
         out[task] = {key: kind(_positive(entry[key], f"budget.targets.{task}.{key}", where, kind, f"budget.{key}"))
                      for key, kind in (("examples", int), ("epochs", float)) if entry.get(key) is not None}
     return out
@@ -312,6 +318,16 @@ def _role(task: str) -> str:
     from ..tasks import get_task
 
     return get_task(task).role
+
+
+def _known(task: str) -> bool:
+    from ..tasks import get_task
+
+    try:
+        get_task(task)
+    except ModxferError:
+        return False
+    return True
 
 
 def _trains(task: str) -> bool:

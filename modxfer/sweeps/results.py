@@ -80,7 +80,9 @@ def artifact_competence(store: Store) -> list[dict]:
         card = cards.get(c["key"])
         status = competence_status(card) if c["status"] == "done" and card is not None else UNKNOWN
         out.append({"cell": c["key"], "id": c["id"], "status": status,
-                    "competence": (card or {}).get("competence"), "finished": c["status"] == "done"})
+                    "competence": (card or {}).get("competence"), "finished": c["status"] == "done",
+                    # the budget it trained with: budgets differ by role and target, so the table says which
+                    "examples": ((card or {}).get("data") or {}).get("examples"), "epochs": (card or {}).get("epochs")})
     return out
 
 
