@@ -70,7 +70,17 @@ def install(name, zoo, store, base, revision, force):
     hub = zoo is not None and not Path(zoo).expanduser().is_dir()
     a = Z.install(name, root, store=store, backbone=load_backbone(base), force=force,
                   source=zoo if hub else None, revision=revision)
-    click.echo(f"installed {name} as {a.path}; `modxfer evaluate \"{a.card['composition']}\"` uses it")
+    click.echo(f"installed {name} as {a.path}; `modxfer evaluate \"{a.card['composition']}\"{_options(a.card)}` uses it")
+
+
+def _options(card: dict) -> str:
+    """The evaluate options that differ from today's defaults and are part of the artifact's key."""
+    from modxfer.training import TrainSettings
+
+    d = TrainSettings()
+    pairs = (("--batch-size", card.get("batch_size"), d.batch_size), ("--epochs", card.get("epochs"), d.epochs),
+             ("--examples", (card.get("data") or {}).get("examples"), d.examples))
+    return "".join(f" {flag} {value:g}" for flag, value, default in pairs if value is not None and value != default)
 
 
 @zoo.command()

@@ -56,7 +56,7 @@ def test_typo_key_names_the_key_and_the_close_match(data_dir):
     assert "allowed keys in the top level: name, backbone, intermediates, targets" in e.fix
     e = _error(data_dir, budget={"exampels": 10})
     assert e.problem == "test.yaml: unknown key 'exampels' in budget (did you mean 'examples', 'eval_examples'?)"
-    assert e.fix == "allowed keys in budget: examples, epochs, eval_examples, full, intermediate"
+    assert e.fix == "allowed keys in budget: examples, epochs, eval_examples, full, intermediate, targets"
 
 
 def test_unknown_task_and_wrong_role(data_dir):

@@ -117,6 +117,8 @@ def test_cli_publish_list_install_and_pull_errors(trained, tiny_base, tmp_path, 
     res = run(cli, ["zoo", "install", f"mnli_xnli-{target.key[:8]}", "--zoo", str(zoo), "--store",
                     str(tmp_path / "s"), "--base", tiny_base])
     assert res.exit_code == 0 and "installed" in res.output, res.output
+    # the options that find it again, where they differ from today's defaults (they are part of its key)
+    assert '`modxfer evaluate "mnli>xnli" --epochs 1 --examples 48` uses it' in " ".join(res.output.split())
     res = run(cli, ["zoo", "install", "nope", "--zoo", str(zoo)])
     assert res.exit_code == 2 and "no adapter 'nope'" in res.output and "Traceback" not in res.output
     res = run(cli, ["zoo", "pull", "not a repo"])
@@ -154,9 +156,10 @@ def test_published_adapter_installs_and_evaluates_without_training(data_dir, tmp
     root = Path(__file__).resolve().parents[1] / "adapters_zoo"
     entry = next(e for e in Z.read_index(root) if e.composition == "mnli>xnli")
     Z.install(entry.name, root, store=tmp_path, backbone=load_backbone("embedded"))
-    # The zoo's adapters were trained in fp32: say so, or a machine where auto picks bf16 looks for bf16 ones.
+    # The zoo's adapters were trained in fp32 at batch 32 (the default of their release; their cards say so): say
+    # both, or a machine where auto picks bf16 looks for bf16 ones, and today's batch default for batch-16 ones.
     res = Evaluator("embedded", store=tmp_path, data_dir=data_dir, precision="fp32").evaluate(
-        "mnli>xnli", languages="en,de", examples=40, progress=False)
+        "mnli>xnli", languages="en,de", examples=40, progress=False, batch_size=32)
     assert all(r["artifacts"][-1] == entry.key for r in res.rows)
     assert res.average() > 40.0  # trained: well above the 33.3 of 3-way chance
 
