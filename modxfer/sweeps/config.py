@@ -110,18 +110,19 @@ class SweepConfig:
     def compositions_for(self, task: str) -> list[Composition]:
         return [c for c in self.compositions if c.target == task]
 
+    def settings(self) -> dict:
+        """What decides the artifacts and results of the cells, as plain data (it travels to Ray workers)."""
+        return {"backbone": self.backbone, "data_dir": str(self.data_dir), "store": str(self.artifacts),
+                "adapter": self.adapter, "examples": self.examples, "epochs": self.epochs,
+                "eval_examples": self.eval_examples, "precision": self.precision, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers,
+                "full_budget": dict(self.full_budget), "intermediate_budget": dict(self.intermediate_budget),
+                "target_budgets": target_budgets(self.target_budget)}
+
     def train_settings(self, seed: int, kind: str | None = None) -> dict:
         """Keyword arguments for ``modxfer.training.train`` / ``train_key`` (besides the composition); ``kind`` "full"
         applies ``budget.full``."""
-        out = {"config": self.adapter, "examples": self.examples, "epochs": self.epochs, "seed": seed,
-               "precision": self.precision, "base": self.backbone, "batch_size": self.batch_size,
-               "learning_rate": self.learning_rate, "max_length": self.max_length, "trunk_layers": self.trunk_layers,
-               "intermediate_examples": self.intermediate_budget.get("examples"),
-               "intermediate_epochs": self.intermediate_budget.get("epochs"),
-               "target_budgets": target_budgets(self.target_budget)}
-        if kind == "full":
-            out.update(self.full_budget)
-        return out
+        return train_kwargs(self.settings(), seed, kind)
 
     def budget_for(self, kind: str, task: str | None = None) -> tuple[int, float]:
         """(examples, epochs) a trained piece of this composition kind (and, for an intermediate adapter, task) gets."""
@@ -132,6 +133,21 @@ class SweepConfig:
             own = self.target_budget[task]
             return own.get("examples", s["examples"]), own.get("epochs", s["epochs"])
         return s["examples"], s["epochs"]
+
+
+def train_kwargs(s: dict, seed: int, kind: str | None = None) -> dict:
+    """``SweepConfig.settings()`` (or a worker's copy of it) as the keyword arguments of ``modxfer.training.train``:
+    the one translation, so the plan's keys and the workers' artifacts cannot drift apart."""
+    out = {"config": s["adapter"], "examples": s["examples"], "epochs": s["epochs"], "seed": seed,
+           "precision": s["precision"], "base": s["backbone"], "batch_size": s["batch_size"],
+           "learning_rate": s["learning_rate"], "max_length": s["max_length"], "trunk_layers": s.get("trunk_layers"),
+           "intermediate_examples": (s.get("intermediate_budget") or {}).get("examples"),
+           "intermediate_epochs": (s.get("intermediate_budget") or {}).get("epochs"),
+           # tuples again after a trip through JSON (Ray)
+           "target_budgets": tuple(tuple(t) for t in s.get("target_budgets") or ())}
+    if kind == "full":
+        out.update(s.get("full_budget") or {})
+    return out
 
 
 def target_budgets(budget: dict) -> tuple:

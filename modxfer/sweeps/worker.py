@@ -16,22 +16,15 @@ from pathlib import Path
 
 from ..composition import Composition
 from ..io import sha256_file
-from .config import SweepConfig, target_budgets
+from .config import SweepConfig, train_kwargs
 
 MAX_ERROR_CHARS = 4000
 
 
 def runner_settings(config: SweepConfig) -> dict:
     """The part of the config a worker needs, as plain data (it travels to Ray workers)."""
-    return {"backbone": config.backbone, "data_dir": str(config.data_dir), "store": str(config.artifacts),
-            "adapter": config.adapter, "examples": config.examples, "epochs": config.epochs,
-            # "auto" is resolved once, here: every worker then builds the same keys the plan computed
-            "eval_examples": config.eval_examples, "precision": _resolved(config.precision),
-            "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate, "max_length": config.max_length,
-            "trunk_layers": config.trunk_layers, "full_budget": dict(config.full_budget),
-            "intermediate_budget": dict(config.intermediate_budget),
-            "target_budgets": target_budgets(config.target_budget)}
+    # "auto" is resolved once, here: every worker then builds the same keys the plan computed
+    return {**config.settings(), "precision": _resolved(config.precision)}
 
 
 def _resolved(precision: str) -> str:
@@ -55,17 +48,7 @@ class CellRunner:
         self._evaluator = None
 
     def train_settings(self, seed: int, kind: str | None = None) -> dict:
-        s = self.s
-        out = {"config": s["adapter"], "examples": s["examples"], "epochs": s["epochs"], "seed": seed,
-                "precision": s["precision"], "base": s["backbone"], "batch_size": s["batch_size"],
-                "learning_rate": s["learning_rate"], "max_length": s["max_length"],
-                "trunk_layers": s.get("trunk_layers"),
-                "intermediate_examples": (s.get("intermediate_budget") or {}).get("examples"),
-                "intermediate_epochs": (s.get("intermediate_budget") or {}).get("epochs"),
-                "target_budgets": tuple(tuple(t) for t in s.get("target_budgets") or ())}
-        if kind == "full":
-            out.update(s.get("full_budget") or {})
-        return out
+        return train_kwargs(self.s, seed, kind)
 
     @property
     def evaluator(self):
