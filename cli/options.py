@@ -74,6 +74,8 @@ def training_options(f):
         click.option("--trunk-layers", "trunk_layers", type=LAYERS, default=None,
                      help="Frozen layers below the first adapter, computed once and cached (default: the backbone's "
                           "recommended value; 0 puts adapters in every layer)."),
+        click.option("--freeze-embeddings", "freeze_embeddings", is_flag=True,
+                     help="Full fine-tuning keeps the word embeddings frozen (a sweep's budget.full.freeze_embeddings)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -50,7 +50,8 @@ def plan(config, list_cells, sizes):
             ex, ep = cfg.budget_for("target", target.task)
             parts.append(f"{target.task} adapters {ex} x {ep:g}")
     if cfg.full_budget:
-        parts.append(f"full fine-tuning {cfg.budget_for('full')[0]} x {cfg.budget_for('full')[1]:g}")
+        parts.append(f"full fine-tuning {cfg.budget_for('full')[0]} x {cfg.budget_for('full')[1]:g}"
+                     + (" (word embeddings frozen)" if cfg.full_budget.get("freeze_embeddings") else ""))
     out.print(f"budget: {'; '.join(parts)}, {cfg.eval_examples or 'all'} eval examples per language and noise setting")
     t = Table(title="grid")
     for col in ("target", "compositions", "languages by family"):

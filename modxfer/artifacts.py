@@ -47,13 +47,15 @@ def default_store() -> Path:
 # The card fields a training request is keyed by (training.TrainingPlan.spec); a card repeats them verbatim.
 SPEC_FIELDS = ("modxfer", "base", "task", "partition", "data", "composition", "depends_on", "adapter_config", "seed",
                "epochs", "batch_size", "learning_rate", "max_length", "precision")
+# Keyed only where a request sets them, so the keys of every artifact trained before they existed stay the same.
+OPTIONAL_SPEC_FIELDS = ("frozen",)
 
 
 def key_of_card(card: dict) -> str | None:
     """The key the card's own training request hashes to (None if it lacks a field)."""
     if not all(k in card for k in SPEC_FIELDS):
         return None
-    return content_key({k: card[k] for k in SPEC_FIELDS})
+    return content_key({k: card[k] for k in (*SPEC_FIELDS, *OPTIONAL_SPEC_FIELDS) if k in card})
 
 
 def content_key(spec: dict) -> str:

@@ -19,6 +19,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 CARD_PRECISIONS = ("fp32", "bf16")  # "auto" is resolved before a card is written
 MAX_SEED = 2**32  # numpy's seed range; torch's is wider, so this is the common limit
+FROZEN_PARTS = ("word_embeddings",)  # what full fine-tuning may keep frozen (TrainSettings.freeze_embeddings)
 _TEXT_MAX = 4000
 _FIX = "re-publish the artifact from the folder `modxfer train` wrote, or train it yourself"
 
@@ -143,6 +144,8 @@ def check_card(card: Any, where: str) -> dict:
         raise _bad(where, "precision", card["precision"], f"one of {', '.join(CARD_PRECISIONS)}")
     if card.get("trunk_layers") is not None:
         integer(card["trunk_layers"], where, "trunk_layers", 0, 1 << 10)
+    if "frozen" in card and (comp.kind != "full" or card["frozen"] != list(FROZEN_PARTS)):
+        raise _bad(where, "frozen", card["frozen"], f"absent, or {list(FROZEN_PARTS)} for full fine-tuning")
     if card["kind"] != comp.kind:
         raise _bad(where, "kind", card["kind"], f"{comp.kind!r} (its composition's kind)")
     _dependencies(card, where, want)

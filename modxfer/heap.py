@@ -3,6 +3,18 @@ this before anything big is loaded)."""
 
 from __future__ import annotations
 
+# glibc's mallopt parameter numbers (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+
+# One arena: each thread otherwise gets an arena that keeps what it freed (0.75 GB of peak memory in `modxfer train`
+# once). A 32 MB trim threshold hands a freed top of the heap back. A 32 MB mmap threshold (glibc's ceiling): setting
+# the trim threshold switches off glibc's dynamic mmap threshold, which leaves it at 128 KB, so every activation
+# tensor became a fresh mmap whose pages the kernel faulted in at each step and unmapped after; a quarter of the
+# quickstart's CPU time went to page faults. Measured side by side in benchmarks/heap.py (1.34x faster training for
+# 0.35 GB more peak memory than the 128 KB threshold).
+KNOBS = {"arena_max": 1, "trim_threshold": 32 * 2**20, "mmap_threshold": 32 * 2**20}
+_PARAMS = {"arena_max": M_ARENA_MAX, "trim_threshold": M_TRIM_THRESHOLD, "mmap_threshold": M_MMAP_THRESHOLD}
+
 
 def trim_memory() -> None:
     """Hand freed heap back to the system (glibc keeps it otherwise): after a phase that allocated and freed a lot,
@@ -15,15 +27,18 @@ def trim_memory() -> None:
         pass
 
 
-def tune_malloc() -> None:
-    """Two malloc arenas and a 128 MB trim threshold (glibc's own knobs, set before the big allocations): each thread
-    otherwise gets an arena that keeps what it freed, which cost 0.75 GB of peak memory in `modxfer train`
-    (benchmarks/README.md). For a process that owns its heap: the CLI calls it, a library import does not."""
+def tune_malloc(knobs: dict | None = None) -> None:
+    """Set glibc's malloc knobs (``KNOBS``, or the given ones; a knob left out keeps glibc's default) before the big
+    allocations. For a process that owns its heap: the CLI calls it, a library import does not."""
+    knobs = KNOBS if knobs is None else knobs
+    unknown = set(knobs) - set(_PARAMS)
+    if unknown:
+        raise ValueError(f"unknown malloc knobs {sorted(unknown)}; known: {sorted(_PARAMS)}")
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-        libc.mallopt(-1, 128 * 2**20)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
-        pass
+        return
+    for name, value in knobs.items():
+        libc.mallopt(_PARAMS[name], int(value))

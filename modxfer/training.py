@@ -26,6 +26,7 @@ from . import artifacts as art
 from . import metrics
 from . import precision as prec
 from .batching import train_batches
+from .cards import FROZEN_PARTS
 from .composition import Composition
 from .errors import AdapterMismatchError, ConfigError
 from .features import featurize, length
@@ -75,6 +76,10 @@ class TrainSettings:
     # on it), so a harder target can learn without retraining every other target: ((task, examples, epochs), ...),
     # None in either place keeps examples/epochs. Full fine-tuning keeps its own.
     target_budgets: tuple = ()
+    # Full fine-tuning only: keep the word-embedding matrix frozen (two thirds of the embedded backbone's parameters,
+    # and with their gradients and Adam states 1.1 GB of a fine-tuning's memory). Zero-shot transfer has a reason
+    # of its own: English training moves only the rows of tokens English uses, away from the rest of the vocabulary.
+    freeze_embeddings: bool = False
 
     def __post_init__(self):
         if self.examples is not None and self.examples <= 0:
@@ -101,6 +106,9 @@ class TrainSettings:
                                               or self.trunk_layers < 0):
             raise ConfigError(f"trunk layers must be a whole number >= 0, got {self.trunk_layers!r}",
                               "pass --trunk-layers K with 0 <= K < the backbone's number of layers")
+        if not isinstance(self.freeze_embeddings, bool):
+            raise ConfigError(f"freeze_embeddings must be true or false, got {self.freeze_embeddings!r}",
+                              "pass --freeze-embeddings, or budget.full.freeze_embeddings: true in a sweep config")
         object.__setattr__(self, "target_budgets", _target_budgets(self.target_budgets))
         prec.resolve(self.precision)
 
@@ -223,7 +231,10 @@ class TrainingPlan:
             "seed": s.seed, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.lr(comp.kind == "full"),
             "max_length": s.max_length, "precision": self.precision,
         }
-        assert set(self.spec) == set(art.SPEC_FIELDS)  # the zoo re-derives keys from cards with that list
+        if comp.kind == "full" and s.freeze_embeddings:
+            self.spec["frozen"] = list(FROZEN_PARTS)
+        # the zoo re-derives keys from cards with these lists
+        assert set(art.SPEC_FIELDS) <= set(self.spec) <= set(art.SPEC_FIELDS) | set(art.OPTIONAL_SPEC_FIELDS)
         self.key = art.content_key(self.spec)
 
 
@@ -316,6 +327,8 @@ class _Session:
             _seed_everything(plan.s.seed)  # after loading, which may draw random numbers: new weights start alike
             add_head(model, plan.task, self.head)
             model.requires_grad_(True)
+            if plan.s.freeze_embeddings:
+                model.get_input_embeddings().requires_grad_(False)
             model.active_head = self.head
             self.model = model.to(prec.default_device())
             self.runner = model

@@ -198,6 +198,16 @@ def test_intermediate_budget_is_its_own(data_dir):
     assert e.problem == "test.yaml: budget.intermediate.examples must be a whole number >= 1, got 0"
 
 
+def test_full_budget_can_freeze_word_embeddings(data_dir):
+    cfg = _config(data_dir, compositions=["target", "full"], budget={**BASE["budget"], "full": {"freeze_embeddings": True}})
+    assert cfg.train_settings(0, "full")["freeze_embeddings"] is True
+    assert "freeze_embeddings" not in cfg.train_settings(0, "target")
+    unset = _config(data_dir, compositions=["target", "full"], budget={**BASE["budget"], "full": {"freeze_embeddings": False}})
+    assert "freeze_embeddings" not in unset.train_settings(0, "full")  # false is the default: keys stay as they were
+    e = _error(data_dir, compositions=["full"], budget={**BASE["budget"], "full": {"freeze_embeddings": "yes"}})
+    assert e.problem == "test.yaml: budget.full.freeze_embeddings must be true or false, got 'yes'"
+
+
 def test_target_budget_is_its_own(data_dir):
     cfg = _config(data_dir, targets={"xnli": ["en", "de"], "xcopa": ["et"]},
                   budget={**BASE["budget"], "targets": {"xnli": {"examples": 48}}})

@@ -86,6 +86,33 @@ def test_full_fine_tuning_stilts(tiny_base, store):
     assert stilts.card["trainable_parameters"] > 40000
 
 
+def test_full_fine_tuning_with_frozen_word_embeddings(tiny_base, store):
+    plain = train("xnli", on=["mnli"], full=True, base=tiny_base, store=store, progress=False, **FAST)
+    frozen = train("xnli", on=["mnli"], full=True, base=tiny_base, store=store, progress=False,
+                   freeze_embeddings=True, **FAST)
+    assert frozen.key != plain.key and frozen.card["frozen"] == ["word_embeddings"] and "frozen" not in plain.card
+    assert art.key_of_card(frozen.card) == frozen.key and art.key_of_card(plain.card) == plain.key
+    first = art.find(store, "mnli", frozen.card["depends_on"][0])
+    assert first.card["frozen"] == ["word_embeddings"]  # the STILTs intermediate is fine-tuned the same way
+    from modxfer.modeling import backbone, fresh_model
+
+    before = fresh_model(backbone(tiny_base)).state_dict()
+    words, query = "bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight"
+    start = before[words]
+    for a in (first, frozen):
+        enc = _tensors(a.path / "model.safetensors")
+        assert torch.equal(enc[words], start)  # not one row moved
+        assert not torch.equal(enc[query], before[query])  # while the layers above did
+    assert frozen.card["trainable_parameters"] == plain.card["trainable_parameters"] - start.numel()
+    # adapters keep the whole encoder frozen anyway: the setting changes neither their key nor their card
+    assert train_key("mnli", base=tiny_base, store=store, freeze_embeddings=True, **FAST) == \
+        train_key("mnli", base=tiny_base, store=store, **FAST)
+    with pytest.raises(ConfigError, match="true or false"):
+        TrainSettings(freeze_embeddings="yes")
+    r = CliRunner().invoke(cli, ["train", "mnli", "--freeze-embeddings", "--base", tiny_base, "--store", str(store)])
+    assert r.exit_code == 2 and "--freeze-embeddings applies to full fine-tuning only" in r.output
+
+
 def test_fp32_training_is_deterministic(tiny_base, tmp_path):
     a = train("mnli", base=tiny_base, store=tmp_path / "a", progress=False, precision="fp32", **FAST)
     b = train("mnli", base=tiny_base, store=tmp_path / "b", progress=False, precision="fp32", **FAST)

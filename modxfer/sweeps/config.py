@@ -51,7 +51,7 @@ TOP_KEYS = ("name", "backbone", "intermediates", "targets", "languages", "compos
             "training", "precision", "output", "artifacts", "data_dir", "resources", "trunk_layers")
 BUDGET_KEYS = ("examples", "epochs", "eval_examples", "full", "intermediate", "targets")
 INTERMEDIATE_BUDGET_KEYS = ("examples", "epochs")
-FULL_BUDGET_KEYS = ("examples", "epochs", "learning_rate")
+FULL_BUDGET_KEYS = ("examples", "epochs", "learning_rate", "freeze_embeddings")
 TRAINING_KEYS = ("adapter", "batch_size", "learning_rate", "max_length", "trunk_layers")
 RESOURCE_KEYS = ("train", "eval")
 RESOURCE_FIELDS = ("num_cpus", "num_gpus")
@@ -265,6 +265,12 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
         if full_raw.get(key) is not None:
             full_budget[key] = kind(_positive(full_raw[key], f"budget.{key}" if key != "learning_rate"
                                               else "training.learning_rate", where, kind))
+    freeze = full_raw.get("freeze_embeddings")
+    if freeze is not None and not isinstance(freeze, bool):
+        raise ConfigError(f"{where}: budget.full.freeze_embeddings must be true or false, got {freeze!r}",
+                          "write `freeze_embeddings: true` (word embeddings frozen in full fine-tuning) or remove it")
+    if freeze:  # absent when false: the keys of configs written before it existed stay the same
+        full_budget["freeze_embeddings"] = True
     inter_raw = _section(budget, "intermediate", INTERMEDIATE_BUDGET_KEYS, f"{where}: budget")
     intermediate_budget = {key: kind(_positive(inter_raw[key], f"budget.intermediate.{key}", where, kind))
                            for key, kind in (("examples", int), ("epochs", float)) if inter_raw.get(key) is not None}

@@ -21,6 +21,9 @@ _ENV = ("MODXFER_DATA_DIR", "MODXFER_CACHE", "MODXFER_STORE", "HF_HOME", "HF_HUB
 def _run_cell(settings: dict, spec: dict) -> dict:
     key = json.dumps(settings, sort_keys=True)
     if key not in _RUNNERS:
+        from ...heap import tune_malloc
+
+        tune_malloc()  # a Ray worker owns its process's heap as the CLI does
         _RUNNERS[key] = CellRunner(settings)
     return _RUNNERS[key].run(spec)
 
