@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "glibc defaults": {},
-    "before: 2 arenas, trim 128 MB": {"arena_max": 2, "trim_threshold": 128 * 2**20},
+    "before (lean): 2 arenas, trim 128 MB": {"arena_max": 2, "trim_threshold": 128 * 2**20},
     "2 arenas, trim 128 MB, mmap 32 MB": {"arena_max": 2, "trim_threshold": 128 * 2**20, "mmap_threshold": 32 * 2**20},
     "2 arenas, trim 128 MB, mmap 8 MB": {"arena_max": 2, "trim_threshold": 128 * 2**20, "mmap_threshold": 8 * 2**20},
-    "now: 1 arena, trim 32 MB, mmap 32 MB": None,  # modxfer.heap.KNOBS
+    "now (fast): 1 arena, trim 32 MB, mmap 32 MB": None,  # modxfer.heap.KNOBS
 }
 LAUNCH = """
 import json, sys
@@ -72,7 +72,7 @@ def main() -> None:
     base = {r["variant"]: r for r in results if r["repeat"] == 0}
     for name, r in base.items():
         print(f"{name:32s} wall {r['wall_s']:7.1f} s  sys {r['sys_s']:6.1f} s  faults {r['minor_faults']:>11,}  "
-              f"peak {r['peak_mb']:6d} MB  wall ratio vs before {base['before: 2 arenas, trim 128 MB']['wall_s'] / r['wall_s']:.2f}x")
+              f"peak {r['peak_mb']:6d} MB  wall ratio vs before {base['before (lean): 2 arenas, trim 128 MB']['wall_s'] / r['wall_s']:.2f}x")
     out = ROOT / "benchmarks" / "results" / "heap.json"
     out.write_text(json.dumps({"command": "python benchmarks/heap.py -- " + " ".join(a.command[1:] if a.command[:1] == ["--"] else a.command),
                                "modxfer_args": args[:6], "results": results}, indent=2) + "\n")

@@ -51,7 +51,11 @@ cli.add_command(zoo)
 def main():
     from modxfer.heap import tune_malloc
 
-    tune_malloc()
+    try:
+        tune_malloc()
+    except ValueError as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)
     cli(prog_name="modxfer")
 
 

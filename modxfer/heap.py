@@ -3,6 +3,8 @@ this before anything big is loaded)."""
 
 from __future__ import annotations
 
+import os
+
 # glibc's mallopt parameter numbers (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 
@@ -10,9 +12,12 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 # once). A 32 MB trim threshold hands a freed top of the heap back. A 32 MB mmap threshold (glibc's ceiling): setting
 # the trim threshold switches off glibc's dynamic mmap threshold, which leaves it at 128 KB, so every activation
 # tensor became a fresh mmap whose pages the kernel faulted in at each step and unmapped after; a quarter of the
-# quickstart's CPU time went to page faults. Measured side by side in benchmarks/heap.py (1.34x faster training for
-# 0.35 GB more peak memory than the 128 KB threshold).
+# quickstart's CPU time went to page faults. The price is the heap's fragmentation: about 0.35 GB more peak memory
+# in `modxfer train`. "lean" is the other side of that trade, for a machine short of memory: 1.4x slower training
+# with that peak back. Measured side by side in benchmarks/heap.py.
 KNOBS = {"arena_max": 1, "trim_threshold": 32 * 2**20, "mmap_threshold": 32 * 2**20}
+PROFILES = {"fast": KNOBS, "lean": {"arena_max": 2, "trim_threshold": 128 * 2**20}}
+ENV = "MODXFER_HEAP"
 _PARAMS = {"arena_max": M_ARENA_MAX, "trim_threshold": M_TRIM_THRESHOLD, "mmap_threshold": M_MMAP_THRESHOLD}
 
 
@@ -27,10 +32,20 @@ def trim_memory() -> None:
         pass
 
 
+def profile_knobs() -> dict:
+    """The knobs of the profile ``$MODXFER_HEAP`` names (default "fast"); ValueError names the choices."""
+    name = os.environ.get(ENV, "").strip().lower() or "fast"
+    if name not in PROFILES:
+        raise ValueError(f"{ENV}={os.environ[ENV]!r} is not a heap profile; use one of {', '.join(PROFILES)} "
+                         "(fast: the default; lean: less peak memory, slower training), or unset it")
+    return PROFILES[name]
+
+
 def tune_malloc(knobs: dict | None = None) -> None:
-    """Set glibc's malloc knobs (``KNOBS``, or the given ones; a knob left out keeps glibc's default) before the big
-    allocations. For a process that owns its heap: the CLI calls it, a library import does not."""
-    knobs = KNOBS if knobs is None else knobs
+    """Set glibc's malloc knobs (the ``$MODXFER_HEAP`` profile's, or the given ones; a knob left out keeps glibc's
+    default) before the big allocations. For a process that owns its heap: the CLI calls it, a library import does
+    not."""
+    knobs = profile_knobs() if knobs is None else knobs
     unknown = set(knobs) - set(_PARAMS)
     if unknown:
         raise ValueError(f"unknown malloc knobs {sorted(unknown)}; known: {sorted(_PARAMS)}")

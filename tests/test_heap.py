@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from modxfer.heap import KNOBS, tune_malloc
+from modxfer.heap import KNOBS, PROFILES, profile_knobs, tune_malloc
 
 # 200 buffers of 1 MB (under numpy's 4 MB huge-page size), each written and freed, as a training step does with its
 # activations
@@ -40,3 +40,22 @@ def test_knobs_keep_freed_buffers_instead_of_faulting_them_in_again():
 def test_unknown_knob_is_refused():
     with pytest.raises(ValueError, match="unknown malloc knobs"):
         tune_malloc({"mmap_treshold": 1})
+
+
+def test_heap_profile_from_the_environment(monkeypatch):
+    monkeypatch.delenv("MODXFER_HEAP", raising=False)
+    assert profile_knobs() == KNOBS == PROFILES["fast"]
+    monkeypatch.setenv("MODXFER_HEAP", " Lean ")
+    assert profile_knobs() == PROFILES["lean"] and "mmap_threshold" not in PROFILES["lean"]
+    monkeypatch.setenv("MODXFER_HEAP", "small")
+    with pytest.raises(ValueError, match="MODXFER_HEAP='small' is not a heap profile; use one of fast, lean"):
+        profile_knobs()
+
+
+def test_cli_refuses_an_unknown_heap_profile_without_a_traceback():
+    import os
+
+    r = subprocess.run([sys.executable, "-m", "modxfer_cli.main", "--version"], capture_output=True, text=True,
+                       env={**os.environ, "MODXFER_HEAP": "small"})
+    assert r.returncode == 2 and "error: MODXFER_HEAP='small' is not a heap profile" in r.stderr
+    assert "Traceback" not in r.stderr
