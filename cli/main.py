@@ -53,8 +53,9 @@ def main():
 
     try:
         tune_malloc()
-    except ValueError as e:
-        click.secho(f"error: {e}", fg="red", err=True)
+    except ModxferError as e:
+        click.secho(f"error: {e.problem}", fg="red", err=True)
+        click.echo(f"  fix: {e.fix}", err=True)
         sys.exit(2)
     cli(prog_name="modxfer")
 

@@ -118,10 +118,15 @@ class Evaluator:
             if a is None:
                 # the budget that piece trains with
                 own = settings.for_role(get_task(piece.target).role, piece.kind, piece.target)
+                frozen = piece.kind == "full" and settings.freeze_embeddings
                 raise ModxferError(f"no trained artifact for {piece} with these settings (seed {settings.seed}, "
-                                   f"{own.examples} examples, {own.epochs} epochs, config {settings.config})",
+                                   f"{own.examples} examples, {own.epochs} epochs, config {settings.config}"
+                                   + (", word embeddings frozen" if frozen else "") + ")",
                                    f"train it first: modxfer train {_train_command(piece)} --examples {own.examples} "
-                                   f"--epochs {own.epochs:g} with the same other options")
+                                   f"--epochs {own.epochs:g}" + (" --freeze-embeddings" if frozen else "")
+                                   + " with the same other options"
+                                   + ("; or, if it was trained with --freeze-embeddings, pass that flag here too"
+                                      if piece.kind == "full" and not frozen else ""))
             a.check_backbone(self.bb.weights_hash, self.bb.hidden_size, self.bb.model_id)
             found.append(a)
         return found

@@ -9,12 +9,12 @@ import os
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 
 # One arena: each thread otherwise gets an arena that keeps what it freed (0.75 GB of peak memory in `modxfer train`
-# once). A 32 MB trim threshold hands a freed top of the heap back. A 32 MB mmap threshold (glibc's ceiling): setting
+# once). A 32 MB trim threshold hands a freed top of the heap back. A 32 MB mmap threshold (where glibc's own adaptive one stops): setting
 # the trim threshold switches off glibc's dynamic mmap threshold, which leaves it at 128 KB, so every activation
 # tensor became a fresh mmap whose pages the kernel faulted in at each step and unmapped after; a quarter of the
 # quickstart's CPU time went to page faults. The price is the heap's fragmentation: about 0.35 GB more peak memory
 # in `modxfer train`. "lean" is the other side of that trade, for a machine short of memory: 1.4x slower training
-# with that peak back. Measured side by side in benchmarks/heap.py.
+# with that peak back. Measured side by side in benchmarks/heap.py (benchmarks/README.md).
 KNOBS = {"arena_max": 1, "trim_threshold": 32 * 2**20, "mmap_threshold": 32 * 2**20}
 PROFILES = {"fast": KNOBS, "lean": {"arena_max": 2, "trim_threshold": 128 * 2**20}}
 ENV = "MODXFER_HEAP"
@@ -33,11 +33,14 @@ def trim_memory() -> None:
 
 
 def profile_knobs() -> dict:
-    """The knobs of the profile ``$MODXFER_HEAP`` names (default "fast"); ValueError names the choices."""
+    """The knobs of the profile ``$MODXFER_HEAP`` names (default "fast"); ConfigError names the choices."""
     name = os.environ.get(ENV, "").strip().lower() or "fast"
     if name not in PROFILES:
-        raise ValueError(f"{ENV}={os.environ[ENV]!r} is not a heap profile; use one of {', '.join(PROFILES)} "
-                         "(fast: the default; lean: less peak memory, slower training), or unset it")
+        from .errors import ConfigError
+
+        raise ConfigError(f"{ENV}={os.environ[ENV]!r} is not a heap profile",
+                          f"set it to one of {', '.join(PROFILES)} (fast: the default; lean: less peak memory, "
+                          "slower training), or unset it")
     return PROFILES[name]
 
 
@@ -46,7 +49,7 @@ def tune_malloc(knobs: dict | None = None) -> None:
     default) before the big allocations. For a process that owns its heap: the CLI calls it, a library import does
     not."""
     knobs = profile_knobs() if knobs is None else knobs
-    unknown = set(knobs) - set(_PARAMS)
+    unknown = set(knobs) - set(_PARAMS)  # a programming error, not user input
     if unknown:
         raise ValueError(f"unknown malloc knobs {sorted(unknown)}; known: {sorted(_PARAMS)}")
     try:

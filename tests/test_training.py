@@ -104,6 +104,13 @@ def test_full_fine_tuning_with_frozen_word_embeddings(tiny_base, store):
         assert torch.equal(enc[words], start)  # not one row moved
         assert not torch.equal(enc[query], before[query])  # while the layers above did
     assert frozen.card["trainable_parameters"] == plain.card["trainable_parameters"] - start.numel()
+    # evaluation finds each by the same settings, and says how to find the other
+    ev, stilts = Evaluator(tiny_base, store=store), Composition.parse("full:mnli>xnli")
+    assert ev.artifacts_for(stilts, TrainSettings(base=tiny_base, freeze_embeddings=True, **FAST))[-1].key == frozen.key
+    assert ev.artifacts_for(stilts, TrainSettings(base=tiny_base, **FAST))[-1].key == plain.key
+    with pytest.raises(ModxferError, match="word embeddings frozen") as e:
+        ev.artifacts_for(stilts, TrainSettings(base=tiny_base, freeze_embeddings=True, **{**FAST, "seed": 1}))
+    assert "--freeze-embeddings" in e.value.fix
     # adapters keep the whole encoder frozen anyway: the setting changes neither their key nor their card
     assert train_key("mnli", base=tiny_base, store=store, freeze_embeddings=True, **FAST) == \
         train_key("mnli", base=tiny_base, store=store, **FAST)

@@ -21,9 +21,13 @@ _ENV = ("MODXFER_DATA_DIR", "MODXFER_CACHE", "MODXFER_STORE", "MODXFER_HEAP", "H
 def _run_cell(settings: dict, spec: dict) -> dict:
     key = json.dumps(settings, sort_keys=True)
     if key not in _RUNNERS:
+        from ...errors import ModxferError
         from ...heap import tune_malloc
 
-        tune_malloc()  # a Ray worker owns its process's heap as the CLI does
+        try:
+            tune_malloc()  # a Ray worker owns its process's heap as the CLI does
+        except ModxferError:  # a bad MODXFER_HEAP there (the driver checked its own): glibc's defaults, not a crash
+            pass
         _RUNNERS[key] = CellRunner(settings)
     return _RUNNERS[key].run(spec)
 
