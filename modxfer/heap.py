@@ -8,13 +8,13 @@ import os
 # glibc's mallopt parameter numbers (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 
-# One arena: each thread otherwise gets an arena that keeps what it freed (0.75 GB of peak memory in `modxfer train`
-# once). A 32 MB trim threshold hands a freed top of the heap back. A 32 MB mmap threshold (where glibc's own adaptive one stops): setting
-# the trim threshold switches off glibc's dynamic mmap threshold, which leaves it at 128 KB, so every activation
-# tensor became a fresh mmap whose pages the kernel faulted in at each step and unmapped after; a quarter of the
-# quickstart's CPU time went to page faults. The price is the heap's fragmentation: about 0.35 GB more peak memory
-# in `modxfer train`. "lean" is the other side of that trade, for a machine short of memory: 1.4x slower training
-# with that peak back. Measured side by side in benchmarks/heap.py (benchmarks/README.md).
+# One arena: each thread otherwise gets an arena that keeps what it freed (0.75 GB of peak memory in `modxfer
+# train` once). A 32 MB trim threshold hands a freed top of the heap back. A 32 MB mmap threshold (where glibc's own
+# adaptive one stops): setting the trim threshold switches off glibc's dynamic mmap threshold, which leaves it at
+# 128 KB, so every activation tensor became a fresh mmap whose pages the kernel faulted in at each step and unmapped
+# after; a quarter of the quickstart's CPU time went to page faults. The price is the heap's fragmentation: about
+# 0.4 GB more peak memory in `modxfer train`. "lean" is the other side of that trade, for a machine short of memory:
+# 1.4x slower training with that peak back. Measured side by side in benchmarks/heap.py (benchmarks/README.md).
 KNOBS = {"arena_max": 1, "trim_threshold": 32 * 2**20, "mmap_threshold": 32 * 2**20}
 PROFILES = {"fast": KNOBS, "lean": {"arena_max": 2, "trim_threshold": 128 * 2**20}}
 ENV = "MODXFER_HEAP"

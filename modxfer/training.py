@@ -76,7 +76,7 @@ class TrainSettings:
     # on it), so a harder target can learn without retraining every other target: ((task, examples, epochs), ...),
     # None in either place keeps examples/epochs. Full fine-tuning keeps its own.
     target_budgets: tuple = ()
-    # Full fine-tuning only: keep the word-embedding matrix frozen (two thirds of the embedded backbone's parameters,
+    # Full fine-tuning only: keep the word-embedding matrix frozen (four fifths of the embedded backbone's parameters,
     # and with their gradients and Adam states 1.1 GB of a fine-tuning's memory). Zero-shot transfer has a reason
     # of its own: English training moves only the rows of tokens English uses, away from the rest of the vocabulary.
     freeze_embeddings: bool = False

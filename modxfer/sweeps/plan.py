@@ -23,10 +23,12 @@ from .config import SweepConfig
 # Seconds per example on the embedded backbone (multilingual-e5-small, 12 layers x 384, fp32, max_length 128) on a
 # 2-core x86 CPU without bf16 kernels, fitted to the cells of studies/e5-similarity-robustness (25 train cells, 792
 # eval cells of 120 examples: an XNLI adapter cell took ~4.2 s, a fully fine-tuned one ~7 s, training matched the
-# adapter constant within 6%). Multiple choice costs one sequence per choice; other backbones scale by layers x
-# hidden^2. An estimate shown to the user, never relied on.
-TRAIN_SECONDS = {"adapter": 0.065, "full": 0.11}
-EVAL_SECONDS = 0.048
+# adapter constant within 6%), then scaled by the quickstart's phases before and after the heap fix of 2026-11-30
+# (adapter training 0.79x, evaluation 0.69x; full fine-tuning from its cells: 0.10 s, 0.08 s with the word embeddings
+# frozen). Multiple choice costs one sequence per choice; other backbones scale by layers x hidden^2. An estimate
+# shown to the user, never relied on.
+TRAIN_SECONDS = {"adapter": 0.051, "full": 0.10, "full_frozen": 0.08}
+EVAL_SECONDS = 0.033
 CELL_SECONDS = {"train": 3.0, "eval": 1.0}  # per-cell overhead: loading adapters, data, noise, storing outcomes
 VALIDATION_EXAMPLES = 500  # training.py scores each artifact on up to this many English validation examples
 STARTUP_SECONDS = 30.0  # importing the libraries, loading the backbone and hashing the data once per run
@@ -216,7 +218,8 @@ def cell_costs(plan: Plan, sizes: str = "data") -> dict[str, tuple[int, float]]:
             n = min(examples, size(task, "train"))
             val = min(VALIDATION_EXAMPLES, size(task, "validation")) if "validation" in task.splits else 0
             if full:
-                sec = n * epochs * TRAIN_SECONDS["full"] + val * EVAL_SECONDS
+                rate = TRAIN_SECONDS["full_frozen" if cfg.full_budget.get("freeze_embeddings") else "full"]
+                sec = n * epochs * rate + val * EVAL_SECONDS
             else:
                 sec = (n * lower * EVAL_SECONDS + n * epochs * upper * TRAIN_SECONDS["adapter"]
                        + val * EVAL_SECONDS)
