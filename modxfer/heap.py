@@ -14,7 +14,7 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 # 128 KB, so every activation tensor became a fresh mmap whose pages the kernel faulted in at each step and unmapped
 # after; a quarter of the quickstart's CPU time went to page faults. The price is the heap's fragmentation: about
 # 0.4 GB more peak memory in `modxfer train`. "lean" is the other side of that trade, for a machine short of memory:
-# 1.4x slower training with that peak back. Measured side by side in benchmarks/heap.py (benchmarks/README.md).
+# that peak back, `modxfer train` 1.4x slower. Measured side by side in benchmarks/heap.py (benchmarks/README.md).
 KNOBS = {"arena_max": 1, "trim_threshold": 32 * 2**20, "mmap_threshold": 32 * 2**20}
 PROFILES = {"fast": KNOBS, "lean": {"arena_max": 2, "trim_threshold": 128 * 2**20}}
 ENV = "MODXFER_HEAP"

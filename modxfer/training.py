@@ -77,8 +77,8 @@ class TrainSettings:
     # None in either place keeps examples/epochs. Full fine-tuning keeps its own.
     target_budgets: tuple = ()
     # Full fine-tuning only: keep the word-embedding matrix frozen (four fifths of the embedded backbone's parameters,
-    # and with their gradients and Adam states 1.1 GB of a fine-tuning's memory). Zero-shot transfer has a reason
-    # of its own: English training moves only the rows of tokens English uses, away from the rest of the vocabulary.
+    # and with their gradients and Adam states 1.1 GB of a fine-tuning's memory). A rationale for zero-shot transfer
+    # too: only the rows of tokens seen in English training get gradients, which moves them away from the rest.
     freeze_embeddings: bool = False
 
     def __post_init__(self):
