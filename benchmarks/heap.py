@@ -5,8 +5,9 @@ run (trunk cache and page cache warm), reporting wall time, user and system CPU,
 
 Variants: glibc's defaults (dynamic mmap threshold); modxfer's knobs before (2 arenas, 128 MB trim threshold, which
 pins the mmap threshold at 128 KB: MODXFER_HEAP=lean); modxfer's knobs now (one arena, 32 MB trim and mmap
-thresholds: the default, fast). Variants alternate within each repeat; the summary is the median over repeats. `--force` and a fresh store are added to train commands so every variant trains.
-Results: stdout and benchmarks/results/heap.json.
+thresholds: the default, fast). Variants alternate within each repeat; the summary is the median over repeats.
+`--force` and a fresh store are added to train commands so every variant trains. Results: stdout and
+benchmarks/results/heap.json.
 """
 
 from __future__ import annotations

@@ -20,12 +20,8 @@ from .options import data_dir_option, training_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task, on, fuse, full, data_dir, store, force, quiet, **settings):
     """Train TASK's adapter (or fine-tune the encoder) and save it with a card; reuse it if it exists."""
-    from modxfer.errors import ConfigError
     from modxfer.training import train as run
 
-    if settings["freeze_embeddings"] and not full:
-        raise ConfigError("--freeze-embeddings applies to full fine-tuning only (adapters keep the whole encoder frozen)",
-                          "add --full, or drop --freeze-embeddings")
     artifact = run(task, on=on, fuse=fuse, full=full, data_dir=data_dir, store=store, progress=not quiet,
                    force=force, **settings)
     card = artifact.card

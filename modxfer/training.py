@@ -256,6 +256,9 @@ def train(task: str, *, on: Sequence[str] = (), fuse: bool = False, full: bool =
 
     ``settings`` are the fields of :class:`TrainSettings` (config, examples, epochs, seed, precision, base, ...).
     """
+    if settings.get("freeze_embeddings") and not full:
+        raise ConfigError("--freeze-embeddings applies to full fine-tuning only (adapters keep the whole encoder frozen)",
+                          "add --full (full=True), or drop --freeze-embeddings")
     plan = TrainingPlan(composition_for(task, on, fuse, full), TrainSettings(**settings), data_dir, store)
     return _run(plan, progress=progress, force=force)
 

@@ -118,6 +118,8 @@ def test_full_fine_tuning_with_frozen_word_embeddings(tiny_base, store):
         TrainSettings(freeze_embeddings="yes")
     r = CliRunner().invoke(cli, ["train", "mnli", "--freeze-embeddings", "--base", tiny_base, "--store", str(store)])
     assert r.exit_code == 2 and "--freeze-embeddings applies to full fine-tuning only" in r.output
+    with pytest.raises(ConfigError, match="applies to full fine-tuning only"):  # the API says the same
+        train("mnli", base=tiny_base, store=store, progress=False, freeze_embeddings=True, **FAST)
 
 
 def test_fp32_training_is_deterministic(tiny_base, tmp_path):

@@ -25,8 +25,8 @@ from .config import SweepConfig
 # eval cells of 120 examples: an XNLI adapter cell took ~4.2 s, a fully fine-tuned one ~7 s, training matched the
 # adapter constant within 6%), then scaled by the quickstart's phases before and after the heap fix of 2026-11-30
 # (adapter training 0.79x, evaluation 0.69x; full fine-tuning 0.10 s from `modxfer train --full` alone, 0.08 s with
-# the word embeddings frozen from the quickstart's cells). Multiple choice costs one sequence per choice; other backbones scale by layers x hidden^2. An estimate
-# shown to the user, never relied on.
+# the word embeddings frozen from the quickstart's cells). Multiple choice costs one sequence per choice; other
+# backbones scale by layers x hidden^2. An estimate shown to the user, never relied on.
 TRAIN_SECONDS = {"adapter": 0.051, "full": 0.10, "full_frozen": 0.08}
 EVAL_SECONDS = 0.033
 CELL_SECONDS = {"train": 3.0, "eval": 1.0}  # per-cell overhead: loading adapters, data, noise, storing outcomes
