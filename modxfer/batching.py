@@ -20,6 +20,28 @@ def train_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) ->
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def micro_batches(batch: list[int], lengths: list[int], max_tokens: int | None) -> list[list[int]]:
+    """``batch`` cut into the fewest near-equal consecutive parts whose padded size (examples x longest) is at most
+    ``max_tokens``: a batch that fits stays whole. A training step's activation memory follows the padded tokens of
+    one forward, so the few long batches run in parts whose weighted gradients add up to the whole batch's."""
+    n = len(batch)
+    if not max_tokens or n <= 1 or n * max(lengths[i] for i in batch) <= max_tokens:
+        return [batch]
+    for k in range(2, n + 1):
+        parts = [list(p) for p in np.array_split(np.asarray(batch), k)]
+        if max(len(p) * max(lengths[i] for i in p) for p in parts) <= max_tokens:
+            break
+    return [[int(i) for i in p] for p in parts]
+
+
+def loss_units(feature: dict) -> int:
+    """What the task's loss averages over: labelled tokens for tagging (-100 is ignored), else the example."""
+    labels = feature.get("labels")
+    if isinstance(labels, list):
+        return sum(1 for label in labels if label != -100)
+    return 0 if labels == -100 else 1
+
+
 def eval_batches(lengths: list[int], batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
     """Sorted by length so each batch pads to nearly its own length; optional token budget per batch."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])

@@ -157,7 +157,7 @@ def check_card(card: Any, where: str) -> dict:
 
 
 # Fields a card carries for people and commands that print it (`modxfer train` formats some with `:,`).
-_COUNTS = ("steps", "examples_seen", "train_tokens", "trainable_parameters")
+_COUNTS = ("steps", "examples_seen", "train_tokens", "trainable_parameters", "micro_batch_tokens")
 _NUMBERS = ("train_seconds", "final_loss")
 _TEXTS = ("created", "adapter_name")
 

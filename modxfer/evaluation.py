@@ -29,7 +29,8 @@ from .host import Host, host_for
 from .modeling import backbone, fresh_model
 from .outcomes import collect as collect_outcomes
 from .tasks import Task, get_task
-from .training import TrainSettings, TrainingPlan, load_full_encoder
+from .lazy_embeddings import install as install_lazy
+from .training import TrainSettings, TrainingPlan, keeps_backbone_embeddings, load_full_encoder
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,8 @@ class Evaluator:
                 self._full = None
                 self.host.release()  # two encoders never sit in memory together
                 model = fresh_model(self.bb)
+                if pieces and self.device == "cpu" and keeps_backbone_embeddings(pieces[-1]):
+                    install_lazy(model, self.bb.path)  # the backbone's rows, resident only for the tokens used
                 if pieces:
                     load_full_encoder(model, pieces[-1])
                 if head is not None:

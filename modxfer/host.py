@@ -20,6 +20,7 @@ import torch
 
 from . import artifacts as art
 from .heap import trim_memory, tune_malloc  # noqa: F401  (re-exported)
+from .lazy_embeddings import install
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ class Host:
     @property
     def model(self):
         if self._model is None:
-            self._model = load_model(self.bb.path).to(self.device)
+            model = load_model(self.bb.path).to(self.device)
+            install(model, self.bb.path)  # the frozen vocabulary: resident only for the tokens used
+            self._model = model
             self._fusions.clear()
         return self._model
 

@@ -25,7 +25,7 @@ from . import __version__
 from . import artifacts as art
 from . import metrics
 from . import precision as prec
-from .batching import train_batches
+from .batching import loss_units, micro_batches, train_batches
 from .cards import FROZEN_PARTS
 from .composition import Composition
 from .errors import AdapterMismatchError, ConfigError
@@ -33,6 +33,7 @@ from .features import featurize, length
 from .inference import predict, references
 from .forward import Forward
 from .host import Host, host_for, trim_memory
+from .lazy_embeddings import install as install_lazy, lazy_rows, sample_rows
 from .modeling import add_head, backbone, fresh_model
 from .tasks import data_profile, get_task
 from .trunk import check_layers
@@ -43,6 +44,10 @@ ADAPTER_LR = 2e-3  # small budgets (hundreds of steps) need a larger rate than f
 FULL_LR = 3e-5
 WARMUP = 0.1
 VALIDATION_MAX = 500  # held-out English examples scored for the card's competence check
+# On the CPU, a training forward of more padded tokens than this runs in parts, gradients accumulated and weighted to
+# the batch's mean loss: the same update up to dropout draws and rounding, with the activation memory of a part (the
+# longest batches set a process's peak). A GPU runs whole batches: there the parts would cost speed, not save memory.
+MICRO_BATCH_TOKENS = 512
 # Adapters, fusion and heads sit above the lowest half of the encoder by default; measured quality cost and speed for
 # K = 0, 3, 6, 9 in benchmarks/README.md.
 DEFAULT_TRUNK_FRACTION = 0.5
@@ -325,6 +330,9 @@ class _Session:
         if comp.kind == "full":
             host_for(plan.bb, prec.default_device()).release()
             model = fresh_model(plan.bb)
+            if plan.s.freeze_embeddings and prec.default_device() == "cpu" and all(
+                    keeps_backbone_embeddings(d) for d in deps):
+                install_lazy(model, plan.bb.path)  # they stay the backbone's: resident only for the tokens used
             if deps:
                 load_full_encoder(model, deps[0])
             _seed_everything(plan.s.seed)  # after loading, which may draw random numbers: new weights start alike
@@ -365,6 +373,8 @@ class _Session:
 
         model, plan = self.model, self.plan
         if plan.comp.kind == "full":
+            if (rows := lazy_rows(model.get_input_embeddings())) is not None:
+                rows.materialize()  # the artifact holds the whole encoder, as every full artifact does
             # adapters keeps an alias of the word embeddings for prompt tuning; safetensors refuses shared storage
             state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
                      if not k.startswith("heads.") and "prompt_tuning.base_model_embeddings" not in k}
@@ -395,14 +405,41 @@ class _Session:
             gc.collect()
 
 
+def keeps_backbone_embeddings(artifact: art.Artifact) -> bool:
+    """Whether a fine-tuned encoder's word embeddings are still the backbone's (trained with them frozen)."""
+    return "word_embeddings" in (artifact.card.get("frozen") or ())
+
+
+def _same_rows(f, suffix: str, rows) -> bool:
+    """Whether sampled rows of the artifact's word embeddings equal the backbone's (a card alone is a claim)."""
+    names = [k for k in f.keys() if k.endswith(suffix)]
+    if len(names) != 1:
+        return False
+    stored = f.get_slice(names[0])
+    if list(stored.get_shape()) != list(rows.shape):
+        return False
+    return all(torch.equal(stored[i:i + 1].float(), rows.read(i, 1)) for i in sample_rows(rows.shape[0]))
+
+
 def load_full_encoder(model, artifact: art.Artifact) -> None:
-    from safetensors.torch import load_file
+    """Load a fine-tuned encoder's weights into ``model``; word embeddings that ``model`` reads lazily from the
+    backbone are skipped when the artifact kept them frozen (they are the same rows)."""
+    from safetensors import safe_open
 
     if artifact.kind != "full":
         raise AdapterMismatchError(f"{artifact.path} is an adapter, not a fully fine-tuned encoder",
                                    "STILTs (full:A>B) builds on full:A; train it with `modxfer train A --full`")
-    state = load_file(str(artifact.path / "model.safetensors"))
+    rows = lazy_rows(model.get_input_embeddings())
+    skip = "embeddings.word_embeddings.weight" if rows is not None else None
+    with safe_open(str(artifact.path / "model.safetensors"), framework="pt") as f:
+        if skip and not (keeps_backbone_embeddings(artifact) and _same_rows(f, skip, rows)):
+            raise AdapterMismatchError(f"{artifact.path}: its word embeddings are not the backbone's, though a model "
+                                       "reading the backbone's was asked to load it (its card says they were frozen)",
+                                       "retrain it with `modxfer train ... --full --freeze-embeddings`, or use an "
+                                       "artifact whose card and weights agree")
+        state = {k: f.get_tensor(k) for k in f.keys() if not (skip and k.endswith(skip))}
     missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (skip and k.endswith(skip))]
     if unexpected or [k for k in missing if not k.startswith("heads.") and "prompt_tuning" not in k]:
         raise AdapterMismatchError(f"{artifact.path} does not fit this backbone's architecture",
                                    "use the backbone it was trained on")
@@ -418,6 +455,8 @@ def _fit(session: _Session, plan: TrainingPlan, *, progress: bool) -> dict:
     prepared = fwd.prepare(feats)  # the trunk's states, computed once for every epoch (or read from the cache)
     trunk_seconds = time.perf_counter() - t0
     lengths = [length(f) for f in feats]
+    feats_units = [loss_units(f) for f in feats]
+    micro = MICRO_BATCH_TOKENS if prec.default_device() == "cpu" else None
     per_epoch = math.ceil(len(feats) / s.batch_size)
     total = max(1, math.ceil(per_epoch * s.epochs))
     params = session.params
@@ -431,23 +470,46 @@ def _fit(session: _Session, plan: TrainingPlan, *, progress: bool) -> dict:
         for idx in train_batches(lengths, s.batch_size, s.seed, epoch):
             if step >= total:
                 break
-            batch = fwd.batch(prepared, idx, targets=True)
-            tokens += int(batch["attention_mask"].sum())
-            loss = fwd(session.runner, batch, head).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            units = sum(feats_units[i] for i in idx)
+            loss_value, n = backward(fwd, session.runner, prepared, head, micro_batches(idx, lengths, micro),
+                                     feats_units)
+            tokens += n
+            if units:  # a batch without a labelled unit (tagging only) leaves the weights alone
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                losses.append(loss_value)
             sched.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(loss.item())
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if losses:
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         epoch += 1
     bar.close()
     session.model.eval()
     return {"steps": step, "examples_seen": min(step * s.batch_size, len(feats) * epoch), "train_tokens": tokens,
-            "final_loss": round(float(np.mean(losses[-20:])), 4), "trunk_seconds": round(trunk_seconds, 2)}
+            "final_loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
+            "trunk_seconds": round(trunk_seconds, 2), "micro_batch_tokens": micro}
+
+
+def backward(fwd: Forward, runner, prepared, head: str, parts: list[list[int]], units: list[int]) -> tuple[float, int]:
+    """Accumulate one batch's gradients, given as ``parts`` (``micro_batches``), each part's loss weighted by its
+    share of the batch's loss units (``loss_units``) so the sum is the whole batch's mean loss and its gradient.
+    Returns (that loss, real tokens seen)."""
+    total = sum(units[i] for p in parts for i in p)
+    loss_value, tokens = 0.0, 0
+    for part in parts:
+        part_units = sum(units[i] for i in part)
+        if not part_units:  # nothing labelled: its mean loss is undefined and its gradient nothing
+            continue
+        batch = fwd.batch(prepared, part, targets=True)
+        tokens += int(batch["attention_mask"].sum())
+        loss = fwd(runner, batch, head).loss
+        if part_units != total:
+            loss = loss * (part_units / total)
+        loss.backward()
+        loss_value += loss.item()
+    return loss_value, tokens
 
 
 def _validate(session: _Session, plan: TrainingPlan) -> dict:

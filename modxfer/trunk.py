@@ -34,6 +34,7 @@ import torch
 
 from .errors import ConfigError
 from .io import cache_dir, file_lock
+from .lazy_embeddings import lazy_rows
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,13 @@ class TrunkEncoder:
         host = host_for(self.bb, self.device).model.base_model
         source = {**dict(host.named_parameters()), **dict(host.named_buffers())}
         wanted = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+        rows = lazy_rows(host.get_input_embeddings())
         for name in wanted:
+            if rows is not None and name == "embeddings.word_embeddings.weight":
+                # the host reads its vocabulary row by row as tokens occur: the trunk shares those rows (a bf16
+                # trunk keeps its own, filled the same way), never a copy of the whole matrix
+                (rows if self.dtype == torch.float32 else rows.like(self.dtype)).attach(model.get_input_embeddings())
+                continue
             value = source[name]
             if value.is_floating_point() and self.dtype != torch.float32:
                 value = value.to(self.dtype)
