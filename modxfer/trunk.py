@@ -68,7 +68,8 @@ def sequences(features: list[dict]) -> tuple[list[list[int]], list[list[int]]]:
 class TrunkEncoder:
     """The backbone's embeddings and lowest K layers as a plain (adapter-free) encoder, frozen, in the trunk dtype."""
 
-    def __init__(self, bb, layers: int, precision: str, *, device: str = "cpu", batch_tokens: int = 8192):
+    # 4096, not 8192: a cold `modxfer train mnli` peaked 0.11 GB lower, no slower (benchmarks/README.md, Memory)
+    def __init__(self, bb, layers: int, precision: str, *, device: str = "cpu", batch_tokens: int = 4096):
         self.bb, self.layers, self.precision = bb, check_layers(layers, bb.num_layers), precision
         self.dtype = _DTYPES[precision]
         self.device, self.batch_tokens = device, batch_tokens
