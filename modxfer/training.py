@@ -374,6 +374,7 @@ class _Session:
         model, plan = self.model, self.plan
         if plan.comp.kind == "full":
             if (rows := lazy_rows(model.get_input_embeddings())) is not None:
+                trim_memory()  # the loop's freed activations go back first: the whole matrix is read next
                 rows.materialize()  # the artifact holds the whole encoder, as every full artifact does
             # adapters keeps an alias of the word embeddings for prompt tuning; safetensors refuses shared storage
             state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()

@@ -113,3 +113,14 @@ def test_frozen_full_fine_tuning_saves_and_reloads_the_backbone_rows(tiny_base, 
         load_full_encoder(model, claims)
     assert a.card["frozen"] == ["word_embeddings"]
     load_full_encoder(model, a)  # the real thing loads
+
+
+def test_long_runs_of_rows_are_read_in_chunks(tiny_base, monkeypatch):
+    monkeypatch.setattr(lazy, "_CHUNK_ROWS", 7)
+    bb = backbone(tiny_base)
+    eager, model = load_model(bb.path), load_model(bb.path)
+    assert lazy.install(model, bb.path)
+    rows = lazy.lazy_rows(model.get_input_embeddings())
+    rows.fill(torch.arange(3, 40))  # one run of 37 consecutive ids: six reads
+    assert rows.loaded[3:40].all() and not rows.loaded[:3].any() and not rows.loaded[40:].any()
+    assert torch.equal(rows.materialize(), eager.get_input_embeddings().weight)

@@ -96,3 +96,24 @@ def test_training_runs_long_batches_in_parts_and_records_the_budget(tiny_base, t
     assert len(cut) == 3 and min(cut) > 1
     assert a.card["steps"] == 3 and a.card["micro_batch_tokens"] == 32
     assert a.card["final_loss"] > 0
+
+
+def test_parts_without_a_labelled_unit_add_nothing(tiny_base, data_dir):
+    bb = backbone(tiny_base)
+    task = get_task("udpos-en")
+    rows = task.load("train", "en", data_dir=data_dir, limit=4).to_list()
+    feats = featurize(task, rows, bb.tokenizer, 64, train=True)[:4]
+    for f in feats[:2]:
+        f["labels"] = [-100] * len(f["labels"])  # nothing to learn from: its mean loss would be NaN
+    units = [loss_units(f) for f in feats]
+    model = fresh_model(bb)
+    add_head(model, task, "h")
+    model.active_head = "h"
+    model.requires_grad_(True).eval()
+    fwd = Forward.plain(bb.tokenizer.pad_token_id)
+    prepared = fwd.prepare(feats)
+    loss, tokens = training.backward(fwd, model, prepared, "h", [[0, 1]], units)
+    assert (loss, tokens) == (0.0, 0) and all(p.grad is None for p in model.parameters())
+    loss, _ = training.backward(fwd, model, prepared, "h", [[0, 1], [2, 3]], units)
+    assert loss == loss and loss > 0  # finite: only the labelled part counted
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
