@@ -26,11 +26,10 @@ from .inference import embed, predict, references
 from .io import atomic_write_text
 from .forward import Forward
 from .host import Host, host_for
-from .modeling import backbone, fresh_model
+from .modeling import backbone
 from .outcomes import collect as collect_outcomes
 from .tasks import Task, get_task
-from .lazy_embeddings import install as install_lazy
-from .training import TrainSettings, TrainingPlan, keeps_backbone_embeddings, load_full_encoder
+from .training import TrainSettings, TrainingPlan, full_encoder
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +149,7 @@ class Evaluator:
             if self._full is None or self._full[0] != key:
                 self._full = None
                 self.host.release()  # two encoders never sit in memory together
-                model = fresh_model(self.bb)
-                if pieces and self.device == "cpu" and keeps_backbone_embeddings(pieces[-1]):
-                    install_lazy(model, self.bb.path)  # the backbone's rows, resident only for the tokens used
-                if pieces:
-                    load_full_encoder(model, pieces[-1])
+                model = full_encoder(self.bb, pieces[-1] if pieces else None, lazy=True, device=self.device)
                 if head is not None:
                     model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)
                     model.active_head = head

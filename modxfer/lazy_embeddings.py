@@ -76,6 +76,12 @@ class LazyRows:
         module._lazy_rows = self
         module.register_forward_pre_hook(_fill_before_lookup)
 
+    def agrees(self, row) -> bool:
+        """Whether ``row(i)`` (a ``[H]`` tensor) equals the file's row i at both ends and a seeded spread between:
+        the check before loaded weights are let go, or a card's claim of frozen embeddings is believed."""
+        picks = {0, self.shape[0] - 1, *np.random.default_rng(0).integers(0, self.shape[0], _CHECK_ROWS).tolist()}
+        return all(torch.equal(row(i).float(), self.read(i, 1)[0]) for i in sorted(picks))
+
     def like(self, dtype: torch.dtype) -> "LazyRows":
         """The same rows in another dtype (a bf16 trunk), filled on its own lookups."""
         return LazyRows(self.path, self.offset, self.shape, dtype, file=self.file)
@@ -119,12 +125,6 @@ def _locate(folder: Path, shape: tuple[int, int]) -> tuple[Path, int] | None:
     return None
 
 
-def sample_rows(n_rows: int, seed: int = 0) -> list[int]:
-    """The rows compared whenever two matrices are claimed equal: both ends and a seeded spread between."""
-    rng = np.random.default_rng(seed)
-    return sorted({0, n_rows - 1, *rng.integers(0, n_rows, _CHECK_ROWS).tolist()})
-
-
 def install(model, folder: str | os.PathLike) -> bool:
     """Make ``model``'s frozen fp32 word embeddings (on the CPU: install after any move) lazy, read from the weights
     in ``folder``; False, and nothing changed, when they cannot be: no single fp32 safetensors matrix of that shape,
@@ -137,7 +137,7 @@ def install(model, folder: str | os.PathLike) -> bool:
     if found is None:
         return False
     rows = LazyRows(found[0], found[1], tuple(weight.shape))
-    if not all(torch.equal(rows.read(i, 1)[0], weight[i]) for i in sample_rows(weight.shape[0])):
+    if not rows.agrees(lambda i: weight[i]):
         rows.file.close()
         return False
     rows.attach(module)

@@ -33,7 +33,7 @@ from .features import featurize, length
 from .inference import predict, references
 from .forward import Forward
 from .host import Host, host_for, trim_memory
-from .lazy_embeddings import install as install_lazy, lazy_rows, sample_rows
+from .lazy_embeddings import install as install_lazy, lazy_rows
 from .modeling import add_head, backbone, fresh_model
 from .tasks import data_profile, get_task
 from .trunk import check_layers
@@ -329,12 +329,8 @@ class _Session:
         self.inter: list[str] = []
         if comp.kind == "full":
             host_for(plan.bb, prec.default_device()).release()
-            model = fresh_model(plan.bb)
-            if plan.s.freeze_embeddings and prec.default_device() == "cpu" and all(
-                    keeps_backbone_embeddings(d) for d in deps):
-                install_lazy(model, plan.bb.path)  # they stay the backbone's: resident only for the tokens used
-            if deps:
-                load_full_encoder(model, deps[0])
+            model = full_encoder(plan.bb, deps[0] if deps else None, lazy=plan.s.freeze_embeddings,
+                                 device=prec.default_device())
             _seed_everything(plan.s.seed)  # after loading, which may draw random numbers: new weights start alike
             add_head(model, plan.task, self.head)
             model.requires_grad_(True)
@@ -411,15 +407,24 @@ def keeps_backbone_embeddings(artifact: art.Artifact) -> bool:
     return "word_embeddings" in (artifact.card.get("frozen") or ())
 
 
+def full_encoder(bb, artifact: art.Artifact | None, *, lazy: bool, device: str):
+    """A model of its own for full fine-tuning or its evaluation: the backbone, then ``artifact``'s weights if given.
+    With ``lazy`` (on the CPU), word embeddings that stay the backbone's are read by row (``lazy_embeddings``)."""
+    model = fresh_model(bb)
+    if lazy and device == "cpu" and (artifact is None or keeps_backbone_embeddings(artifact)):
+        install_lazy(model, bb.path)  # resident only for the tokens used
+    if artifact is not None:
+        load_full_encoder(model, artifact)
+    return model
+
+
 def _same_rows(f, suffix: str, rows) -> bool:
     """Whether sampled rows of the artifact's word embeddings equal the backbone's (a card alone is a claim)."""
     names = [k for k in f.keys() if k.endswith(suffix)]
     if len(names) != 1:
         return False
     stored = f.get_slice(names[0])
-    if list(stored.get_shape()) != list(rows.shape):
-        return False
-    return all(torch.equal(stored[i:i + 1].float(), rows.read(i, 1)) for i in sample_rows(rows.shape[0]))
+    return list(stored.get_shape()) == list(rows.shape) and rows.agrees(lambda i: stored[i:i + 1][0])
 
 
 def load_full_encoder(model, artifact: art.Artifact) -> None:

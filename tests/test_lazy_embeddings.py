@@ -99,7 +99,7 @@ def test_frozen_full_fine_tuning_saves_and_reloads_the_backbone_rows(tiny_base, 
 
     got, rows = scores()
     assert rows is not None
-    monkeypatch.setattr("modxfer.evaluation.install_lazy", lambda *args: False)
+    monkeypatch.setattr("modxfer.training.install_lazy", lambda *args: False)
     want, eager_rows = scores()
     assert eager_rows is None and got == want
     # a lazy model refuses an artifact whose word embeddings were trained, even if its card claims otherwise

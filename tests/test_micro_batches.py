@@ -46,6 +46,16 @@ def test_loss_units():
     assert loss_units({"input_ids": [0, 5, 2], "start_positions": 1, "end_positions": 1}) == 1  # QA: per window
 
 
+def _trainable(bb, task, feats):
+    """The tiny backbone with a head "h", every weight trainable, dropout off; a plain forward; prepared features."""
+    model = fresh_model(bb)
+    add_head(model, task, "h")
+    model.active_head = "h"
+    model.requires_grad_(True).eval()
+    fwd = Forward.plain(bb.tokenizer.pad_token_id)
+    return model, fwd, fwd.prepare(feats)
+
+
 @pytest.mark.parametrize("task_name", ["xnli", "udpos-en", "squad", "siqa"])
 def test_parts_give_the_whole_batch_loss_and_gradient(tiny_base, data_dir, task_name):
     """Dropout off: gradients accumulated part by part, weighted by loss units, equal the whole batch's."""
@@ -56,12 +66,7 @@ def test_parts_give_the_whole_batch_loss_and_gradient(tiny_base, data_dir, task_
     units = [loss_units(f) for f in feats]
     if task_name == "udpos-en":
         assert len(set(units)) > 1  # unequal units per sentence: a plain mean over parts would be wrong
-    model = fresh_model(bb)
-    add_head(model, task, "h")
-    model.active_head = "h"
-    model.requires_grad_(True).eval()
-    fwd = Forward.plain(bb.tokenizer.pad_token_id)
-    prepared = fwd.prepare(feats)
+    model, fwd, prepared = _trainable(bb, task, feats)
     idx = list(range(len(feats)))
 
     def grads(parts):
@@ -106,12 +111,7 @@ def test_parts_without_a_labelled_unit_add_nothing(tiny_base, data_dir):
     for f in feats[:2]:
         f["labels"] = [-100] * len(f["labels"])  # nothing to learn from: its mean loss would be NaN
     units = [loss_units(f) for f in feats]
-    model = fresh_model(bb)
-    add_head(model, task, "h")
-    model.active_head = "h"
-    model.requires_grad_(True).eval()
-    fwd = Forward.plain(bb.tokenizer.pad_token_id)
-    prepared = fwd.prepare(feats)
+    model, fwd, prepared = _trainable(bb, task, feats)
     loss, tokens = training.backward(fwd, model, prepared, "h", [[0, 1]], units)
     assert (loss, tokens) == (0.0, 0) and all(p.grad is None for p in model.parameters())
     loss, _ = training.backward(fwd, model, prepared, "h", [[0, 1], [2, 3]], units)
