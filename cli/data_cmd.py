@@ -80,7 +80,7 @@ def fetch(task_name, languages, profile, data_dir):
 
     from modxfer.tasks.fetch import fetch as run
 
-    root = Path(data_dir) if data_dir else resolve_data_dir(None)
+    root = Path(data_dir) if data_dir else resolve_data_dir(None, must_exist=False)  # fetch creates it
     written = run(task_name, root, [l for l in languages.split(",") if l], profile=profile)
     for p in written:
         click.echo(f"wrote {p}")

@@ -27,11 +27,14 @@ def evaluate(composition, task, languages, noise, eval_examples, layer, out, dat
              base, precision, **settings):
     """Evaluate COMPOSITION (e.g. "mnli>xnli") zero-shot; the training options name the trained artifacts."""
     from modxfer.composition import Composition
-    from modxfer.evaluation import Evaluator
-    from modxfer.io import atomic_write_json
+    from modxfer.io import atomic_write_json, check_writable
 
     comp = Composition.parse(composition)
-    out = Path(out or Path("runs") / "evaluate" / comp.slug)
+    out = check_writable(Path(out or Path("runs") / "evaluate" / comp.slug))  # before training and scoring
+
+    # torch and transformers take seconds to import: only once the output is known to be writable
+    from modxfer.evaluation import Evaluator
+
     ev = Evaluator(base, precision=precision, store=store, data_dir=data_dir)
     result = ev.evaluate(comp, task, languages=languages, noise=noise, examples=eval_examples, layer=layer,
                          out_dir=out, progress=not quiet, train_examples=examples, **settings)

@@ -42,8 +42,11 @@ def list_cmd():
 def show(spec, texts, lang, seed, base, data_dir):
     """Print each TEXT and its perturbation under SPEC side by side (e.g. `keyboard:0.1 --lang hi "..."`)."""
     from modxfer.noise import describe, parse_spec, perturb_text
+    from modxfer.noise.spec import check_language
 
     parsed = parse_spec(spec)
+    check_language(parsed, lang)
+    _check_lexicon_file(parsed)
     if parsed.name == "codeswitch" and parsed.get("lexicon") is None:
         if lang is None:
             from modxfer.errors import ModxferError
@@ -63,6 +66,18 @@ def show(spec, texts, lang, seed, base, data_dir):
     console.print(table)
     # After perturbing: fallbacks taken for this text (e.g. no keyboard layout) are part of the description.
     console.print(describe(parsed, lang), markup=False)
+
+
+def _check_lexicon_file(parsed) -> None:
+    """A folder given as lexicon= would be reported as missing by the loader; say what is wrong with it."""
+    from pathlib import Path
+
+    from modxfer.errors import ModxferError
+
+    path = parsed.get("lexicon") if parsed.name == "codeswitch" else None
+    if path is not None and Path(path).expanduser().is_dir():
+        raise ModxferError(f"codeswitch lexicon={path} is a folder; a lexicon is a file",
+                           "name a two-column 'source<TAB>target' text file: codeswitch:0.3,lexicon=path/to/dict.txt")
 
 
 @noise.command("lexicon")

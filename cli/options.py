@@ -48,9 +48,11 @@ BATCH_SIZE = Number(int, 1, 1 << 16)
 LEARNING_RATE = Number(float, 0, 10.0, open_low=True)
 LAYERS = Number(int, 0, 1023)                # the upper bound is the backbone's depth, checked when it loads
 
+# No envvar= here: modxfer.tasks.resolve_data_dir reads MODXFER_DATA_DIR itself, so a variable pointing at a missing
+# folder is reported as such instead of as a --data-dir the user never passed.
 data_dir_option = click.option(
-    "--data-dir", type=click.Path(file_okay=False), default=None, envvar="MODXFER_DATA_DIR",
-    help="Folder with the task data (default: $MODXFER_DATA_DIR, ./data, ../shared/data).",
+    "--data-dir", type=click.Path(file_okay=False), default=None,
+    help="Folder with the task data (default: $MODXFER_DATA_DIR, ./data, ../shared/data, the cache's data/).",
 )
 
 

@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .options import data_dir_option
+from .options import EPOCHS, SEED, data_dir_option
 
 MEASURE_CHOICES = ["textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format",
                    "all", "training-free"]
@@ -28,8 +28,12 @@ def report(run_dir, out, similarity_examples, resamples, seed, correction, data_
     """Write the report of a sweep: scores, gains over baselines, degradation by language family, task similarity
     and how it relates to transfer and robustness, each with its CI and corrected p, plots and a card saying how it
     was made."""
+    from pathlib import Path
+
+    from modxfer.io import check_writable
     from modxfer.report import write_report
 
+    check_writable(out or Path(run_dir) / "report")  # before the minutes the statistics take
     path = write_report(run_dir, out, similarity_examples=similarity_examples, data_dir=data_dir,
                         n_resamples=resamples, seed=seed, correction=correction)
     click.echo(f"report: {path / 'report.md'}")
@@ -47,7 +51,7 @@ def report(run_dir, out, similarity_examples, resamples, seed, correction, data_
 @click.option("--base", default="embedded", show_default=True, help="Backbone the measures use.")
 @click.option("--examples", type=click.IntRange(8), default=256, show_default=True,
               help="English training inputs sampled per task.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (and of the adapters).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the bootstrap (and of the adapters).")
 @click.option("--resamples", type=click.IntRange(0), default=200, show_default=True,
               help="Bootstrap resamples of the sampled inputs (0: no intervals).")
 @click.option("--ci", is_flag=True, help="Print 95% bootstrap intervals in the cells (default: ± SE below the table).")
@@ -56,7 +60,7 @@ def report(run_dir, out, similarity_examples, resamples, seed, correction, data_
               help="Artifact store for the adapters taskemb/cka train (default: $MODXFER_STORE).")
 @click.option("--train-examples", type=click.IntRange(1), default=2000, show_default=True,
               help="taskemb/cka: training examples per adapter.")
-@click.option("--train-epochs", type=float, default=2.0, show_default=True, help="taskemb/cka: adapter epochs.")
+@click.option("--train-epochs", type=EPOCHS, default=2.0, show_default=True, help="taskemb/cka: adapter epochs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the matrices (values, SEs, intervals, cards) to this JSON file.")
 @data_dir_option
@@ -64,8 +68,11 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
                train_epochs, json_path, data_dir):
     """Task similarity matrices (intermediates x targets) from English training inputs, with bootstrap
     uncertainty. Pairs whose data share a source (mnli/xnli, ...) are marked with a dagger."""
-    from modxfer.io import atomic_write_json
-    from modxfer.similarity import MEASURES, TRAINING_FREE, MeasureSettings, compute
+    from modxfer.io import atomic_write_json, check_writable
+    from modxfer.similarity import MEASURES, TRAINING_FREE, MeasureSettings, check_request, compute
+
+    if json_path:
+        check_writable(json_path, file=True)
     from modxfer.tasks import get_task
     from modxfer.training import TrainSettings
 
@@ -81,12 +88,15 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
     chosen = []
     for m in measures:
         chosen += {"all": MEASURES, "training-free": TRAINING_FREE}.get(m, (m,))
+    chosen = list(dict.fromkeys(chosen))
+    # As the library does for one measure (--lang is refused, not dropped), and before anything is computed.
+    check_request(chosen, rows, cols, lang=lang)
     settings = MeasureSettings(examples=examples, seed=seed, n_resamples=resamples)
     train = TrainSettings(base=base, examples=train_examples, epochs=train_epochs, seed=seed)
     console, out = Console(), {}
-    for m in dict.fromkeys(chosen):
+    for m in chosen:
         mat = compute(m, rows, cols, base=base, settings=settings, data_dir=data_dir, store=store, train=train,
-                      lang=lang if m.startswith("cka") else None, progress=True)
+                      lang=lang, progress=True)
         out[m] = mat.to_dict(replicates=False)
         console.print(_matrix_table(mat, ci))
         sep = mat.separation(exclude_same_source=True)

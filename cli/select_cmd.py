@@ -44,15 +44,22 @@ def select(target, measure, lang, run_dir, intermediates, exclude_same_source, k
     Console().print(_ranking_table(sel, run_dir))
     for outcome, s in sel.scores.items():
         ks = sorted({int(k.split("@")[1]) for k in s})
-        regret = ", ".join(f"Regret@{k} {_pct(s[f'regret@{k}'])} (random {_pct(s[f'random_regret@{k}'])})" for k in ks)
-        ndcg = ", ".join(f"NDCG@{k} {_num(s[f'ndcg@{k}'])} (random {_num(s[f'random_ndcg@{k}'])})" for k in ks)
-        click.echo(f"{outcome}: {regret}; {ndcg}")
+        why = sel.undefined.get(outcome, {})
+        regret = ", ".join(_undefined(why, f"regret@{k}") or f"Regret@{k} {_pct(s[f'regret@{k}'])} "
+                           f"(random {_pct(s[f'random_regret@{k}'])})" for k in ks)
+        ndcg = ", ".join(_undefined(why, f"ndcg@{k}") or f"NDCG@{k} {_num(s[f'ndcg@{k}'])} "
+                         f"(random {_num(s[f'random_ndcg@{k}'])})" for k in ks)
+        click.echo(f"{outcome}: {regret}; {ndcg}  (Regret in % of the best composition's score)")
+    for item in sel.excluded:
+        click.echo(f"left out (a model did not learn): {_excluded(item)}")
 
 
 def _ranking_table(sel, run_dir):
+    from modxfer.selection import SAME_SOURCE_MARK
+
     where = f" in {sel.lang}" if sel.lang else (" (mean over the run's languages)" if run_dir else "")
     t = Table(title=f"intermediates for {sel.target}, ranked by {sel.measure}{where}",
-              caption="± bootstrap SE; † same data source as the target"
+              caption=f"± bootstrap SE; {SAME_SOURCE_MARK} same data source as the target"
               + ("; outcomes in points" if run_dir else ""))
     for col in ("rank", "intermediate", "similarity"):
         t.add_column(col, justify="right" if col != "intermediate" else "left")
@@ -61,7 +68,7 @@ def _ranking_table(sel, run_dir):
         t.add_column(o.replace("_", " "), justify="right")
     for r, row in enumerate(sel.ranking, 1):
         se = f" ±{row['se']:.3f}" if row["se"] > 0 else ""
-        t.add_row(str(r), row["intermediate"] + (" †" if row["same_source"] else ""), f"{row['similarity']:.3f}{se}",
+        t.add_row(str(r), row["intermediate"] + (f" {SAME_SOURCE_MARK}" if row["same_source"] else ""), f"{row['similarity']:.3f}{se}",
                   *(_signed(row.get(o), o) for o in outcomes))
     return t
 
@@ -70,6 +77,20 @@ def _signed(v, outcome):
     if v is None or math.isnan(v):
         return "-"
     return f"{v:.1f}" if outcome == "noisy_score" else f"{v:+.1f}"
+
+
+def _undefined(why: dict, key: str) -> str:
+    """'Regret@3 n/a (reason)' where this many candidates cannot tell rankings apart; '' otherwise."""
+    if key not in why:
+        return ""
+    name = key.replace("regret", "Regret").replace("ndcg", "NDCG")
+    return f"{name} n/a ({why[key]})"
+
+
+def _excluded(item) -> str:
+    if isinstance(item, dict):
+        return ", ".join(f"{k} {v}" for k, v in item.items())
+    return str(item)
 
 
 def _pct(v):

@@ -32,10 +32,13 @@ def _duration(seconds: float) -> str:
 def plan(config, list_cells, sizes):
     """Print the grid, the number of cells and a cost estimate; runs nothing."""
     from modxfer.languages import get
-    from modxfer.sweeps import build_plan, estimate, load_config
+    from modxfer.sweeps import estimate, load_config
+    from modxfer.sweeps.prepare import check_for_plan
 
     cfg = load_config(config)
-    p = build_plan(cfg)
+    # The checks `sweep run` makes before it starts (backbone, trunk_layers, adapter, data), so a plan that prints
+    # is a run that starts.
+    p, unchecked = check_for_plan(cfg, sizes)
     est = estimate(p, sizes)
     out = Console()
     out.print(f"[bold]{cfg.name}[/bold]: backbone {cfg.backbone}, output {cfg.output}")
@@ -77,6 +80,8 @@ def plan(config, list_cells, sizes):
               f"{_duration(est['seconds'])} on one 2-core CPU with the local executor "
               f"(constants in modxfer/sweeps/plan.py{scale}"
               + (", full training sets of the paper profile" if sizes == "paper" else "") + ")")
+    for line in unchecked:
+        out.print(f"[yellow]not checked:[/yellow] {line}")
     warnings = est.get("warnings", [])
     for line in warnings[:3]:
         out.print(f"[yellow]warning:[/yellow] {line}")
@@ -187,12 +192,15 @@ def status(run_dir, show_traceback):
 
 def _print_competence(out: Console, trained: list[dict]) -> None:
     """Trained models whose validation score does not show they learned: flagged, with the numbers."""
+    from modxfer.competence import floor_of
+
     bad = [a for a in trained if a["status"] == "not learned"]
     for a in bad:
         c = a["competence"]
         low, high = (c.get("ci") or [float("nan")] * 2)[:2]
+        bar, how = floor_of(c) or (float("nan"), "")
         out.print(f"[red]did not learn[/red] {a['id']}: {c.get('metric', 'score')} {c.get('score', float('nan')):.1f} "
-                  f"[{low:.1f}, {high:.1f}] (95% CI) vs chance {c.get('chance', float('nan')):.1f} on {c.get('n')} "
+                  f"[{low:.1f}, {high:.1f}] (95% CI) vs floor {bar:.1f} ({how}) on {c.get('n')} "
                   "validation examples; kept out of the report's findings", highlight=False, soft_wrap=True)
     unknown = [a["id"] for a in trained if a["status"] == "unknown"]
     if unknown:
@@ -200,7 +208,8 @@ def _print_competence(out: Console, trained: list[dict]) -> None:
                   f"validation check): {', '.join(unknown[:5])}" + (" ..." if len(unknown) > 5 else ""),
                   highlight=False, soft_wrap=True)
     if trained and not bad and not unknown:
-        out.print(f"all {len(trained)} trained models learned (validation 95% CI above chance)")
+        out.print(f"all {len(trained)} trained models learned (validation 95% CI above the floor: chance for "
+                  "classification, the best trivial predictor for F1 tasks)")
 
 
 @sweep.command()
@@ -217,9 +226,12 @@ def _print_competence(out: Console, trained: list[dict]) -> None:
 def export(run_dir, fmt, output, similarity_examples, data_dir):
     """Write the results table (one row per cell x language x noise setting) as CSV or Parquet, or the run's
     results bundle."""
+    from modxfer.io import check_writable
     from modxfer.sweeps import export as export_results
     from modxfer.sweeps import load_results
 
+    if output:
+        check_writable(output, file=fmt != "bundle")
     if fmt == "bundle":
         from modxfer.sweeps.bundle import write_bundle
 
@@ -241,8 +253,11 @@ def export(run_dir, fmt, output, similarity_examples, data_dir):
               help="Also write the whole summary (per language, curves, groups) as JSON.")
 def robustness(run_dir, by, relative, output):
     """Degradation from clean under each noise setting, averaged per language family or script."""
-    from modxfer.io import atomic_write_json
+    from modxfer.io import atomic_write_json, check_writable
     from modxfer.report import degradation_table
+
+    if output:
+        check_writable(output, file=True)
     from modxfer.sweeps import robustness as summarize_run
 
     summary = summarize_run(run_dir)

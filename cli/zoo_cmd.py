@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-ZOO = click.option("--zoo", default=None, help="Zoo folder (default: $MODXFER_ZOO or ./adapters_zoo).")
+ZOO = click.option("--zoo", default=None,
+                   help="Zoo folder or hub repository id (default: $MODXFER_ZOO or ./adapters_zoo).")
 STORE = click.option("--store", type=click.Path(file_okay=False), default=None, envvar="MODXFER_STORE",
                      help="Artifact store (default: $MODXFER_STORE or the cache).")
 
@@ -70,7 +71,22 @@ def install(name, zoo, store, base, revision, force):
     hub = zoo is not None and not Path(zoo).expanduser().is_dir()
     a = Z.install(name, root, store=store, backbone=load_backbone(base), force=force,
                   source=zoo if hub else None, revision=revision)
-    click.echo(f"installed {name} as {a.path}; `modxfer evaluate \"{a.card['composition']}\"{_options(a.card)}` uses it")
+    click.echo(f"installed {name} as {a.path}; {_next_step(a.card)}")
+
+
+def _next_step(card: dict) -> str:
+    """What to run next. An intermediate adapter has no test data of its own: it is used under a target task."""
+    from modxfer.tasks import TASKS
+
+    comp, opts = card["composition"], _options(card)
+    task = TASKS.get(card["task"])
+    if task is None or task.role != "intermediate":
+        return f"`modxfer evaluate \"{comp}\"{opts}` uses it"
+    # A target with the same kind of head (a classifier transfers to a classification target), else xnli.
+    target = next((n for n, t in TASKS.items() if t.role == "target" and t.head == task.head), "xnli")
+    return (f"{comp} is an intermediate adapter, used under a target task: `modxfer train {target} --on {comp}"
+            f"{opts}` then `modxfer evaluate \"{comp}>{target}\"{opts}`, or with no training on a retrieval "
+            f"target: `modxfer evaluate \"{comp}>tatoeba\"{opts}`")
 
 
 def _options(card: dict) -> str:

@@ -22,10 +22,12 @@ mean degradation to its mean room above chance.
 
 Similarity belongs to an (intermediate, target) pair, so correlations use one point per pair, languages averaged
 (``stats.correlation``; "too few pairs" below ``stats.MIN_PAIRS``), and family effects are a slope interaction with
-language as the unit (``stats.slope_interaction``). Tests: each zero-shot gain, degradation and robustness gain,
-each correlation and interaction gets a p-value; all are corrected together (Holm by default, or Benjamini-Hochberg)
-and only those that survive are findings. Comparisons involving a model that did not learn (its card's validation
-CI includes chance) are flagged and kept out of the tests.
+language as the unit (``stats.slope_interaction``); both are computed with and without the pairs whose data share a
+source, and without models that did not learn (``modxfer.correlate``). Tests: each zero-shot gain, degradation and
+robustness gain, each correlation and interaction gets a p-value; all are corrected together (Holm by default, or
+Benjamini-Hochberg) and only those that survive are findings. What is kept out of the tests, and why, is in
+``modxfer.hypotheses``: models that did not learn, noise that changed nothing, a side near chance (for
+degradations), correlations that cannot reach significance.
 """
 from __future__ import annotations
 
@@ -36,17 +38,20 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from . import hypotheses as H
 from . import outcomes as O
 from . import stats as S
+from .correlate import is_same_source, similarity_tests
 from .composition import Composition
 from .errors import DataError
 
 MEASURES = ("score", "gain", "degradation", "rel_degradation", "robustness_gain")
-TESTED = ("gain", "degradation", "robustness_gain")
+TESTED = H.TESTED
 ENGLISH = "en"
 BAD = ("not learned", "unknown")  # competence statuses worth a flag; the first also excludes from tests
 MIN_EXAMPLES = 200
-TABLE_COLUMNS = ["measure", "task", "composition", "kind", "intermediates", "baseline", "similarity", "noise", "level",
+TABLE_COLUMNS = ["measure", "task", "composition", "kind", "intermediates", "baseline", "similarity", "same_source",
+                 "noise", "level",
                  "group", "languages", "estimate", "low", "high", "se", "pvalue", "mde", "n", "seeds", "competence",
                  "baseline_competence"]
 
@@ -192,14 +197,19 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
     records, estimates = study.records()
     table = pd.DataFrame(records) if records else pd.DataFrame(
         columns=TABLE_COLUMNS + ["noise_rate", "changed_nothing", "chance", "near_chance"])
-    corr, inter = _similarity_tests(study, seed)
-    tests = _tests(table, corr, inter, correction, alpha)
+    corr, inter = similarity_tests(study, seed, alpha)
+    tests = H.build(table, corr, inter, correction, alpha)
+    m = int(tests["p_adjusted"].notna().sum())
     settings = {"method": "paired stratified bootstrap over example ids within each language (seeds resampled "
                           "first), official metric recomputed per resample; percentile 95% CI; p-values from the "
                           "normal approximation with the bootstrap SE",
                 "n_resamples": n_resamples, "seed": seed, "confidence_level": S.CONFIDENCE, "alpha": alpha,
                 "correction": correction, "correction_name": S.CORRECTION_NAMES[correction], "power": S.POWER,
-                "min_pairs": S.MIN_PAIRS, "include_english": include_english,
+                "min_pairs": S.MIN_PAIRS, "include_english": include_english, "tests": m,
+                "mde_alpha_corrected": H.corrected_alpha(alpha, m),
+                "mde_note": "MDE at alpha (nominal) and at alpha/m (m = tests in the family; the level of the "
+                            "correction's first step, conservative): the effect a comparison needs to be found with "
+                            f"{S.POWER:.0%} power before and after correction",
                 "rows": len(df), "rows_with_outcomes": cells.with_outcomes}
     return Analysis(table, corr, inter, tests, sims, list(dict.fromkeys(cells.notes + study.notes)), settings,
                     estimates)
@@ -234,6 +244,12 @@ class _Study:
     def similarity(self, comp: Composition) -> float:
         vals = [self.sims[(i, comp.target)] for i in comp.intermediates]
         return float(np.mean(vals)) if vals and all(math.isfinite(v) for v in vals) else math.nan
+
+    def learned(self, task: str, comp_s: str) -> bool:
+        """False when the composition or its baseline did not learn (unknown competence counts as learned)."""
+        base = baseline_of(self.comps[comp_s])
+        return all(self.competence.get((task, c)) != "not learned" for c in (comp_s, str(base) if base else None)
+                   if c)
 
     def _seeds(self, what: str, *keys) -> list[int]:
         seeds = self.cells.seeds(*keys)
@@ -320,7 +336,20 @@ class _Study:
                     rec["room_includes_zero"] = bool(room.confidence_interval().low <= 0 or room.statistic <= 0)
                 out.append(rec)
                 estimates[(measure, task, comp, noise, level, group)] = est
+        self._mark_near_chance(out)
         return out, estimates
+
+    @staticmethod
+    def _mark_near_chance(records: list[dict]) -> None:
+        """Degradation and robustness-gain records say whether a model compared is near chance on clean zero-shot
+        data (then it has no room to lose, see ``hypotheses``)."""
+        near = {(r["task"], r["composition"]) for r in records if r["measure"] == "score" and r["noise"] == "clean"
+                and r["level"] == "zero-shot" and r.get("near_chance") is True}
+        for r in records:
+            if r["measure"] in ("degradation", "rel_degradation", "robustness_gain"):
+                sides = [r["composition"]] + ([r["baseline"]] if r["measure"] == "robustness_gain" and r["baseline"]
+                                              else [])
+                r["near_chance"] = any((r["task"], s) in near for s in sides)
 
     def _record(self, measure, task, comp_s, noise, level, group, est: S.Estimate, langs) -> dict:
         comp = self.comps[comp_s]
@@ -329,13 +358,16 @@ class _Study:
         rec = {"measure": measure, "task": task, "composition": comp_s, "kind": comp.kind,
                "intermediates": ",".join(comp.intermediates), "baseline": str(base) if base else None,
                "similarity": self.similarity(comp), "noise": noise, "level": level, "group": group,
+               # Shared training data (mnli/xnli, ...): a high similarity there is not a similar task.
+               "same_source": any(is_same_source(i, task) for i in comp.intermediates),
                "languages": len(langs), "estimate": est.statistic, "low": low, "high": high,
                # A p-value and an MDE only where "is it 0?" is the question: differences, not scores or ratios.
                "se": est.standard_error, "pvalue": est.pvalue if measure in TESTED else math.nan,
                "mde": est.minimum_detectable_effect() if measure in TESTED else math.nan,
                "n": est.n, "seeds": est.n_seeds, "competence": self.competence.get((task, comp_s), "unknown"),
                "baseline_competence": self.competence.get((task, str(base)), None) if base else None}
-        if measure in ("degradation", "rel_degradation"):
+        if measure in ("degradation", "rel_degradation", "robustness_gain"):
+            # Both sides of a robustness gain read the same perturbed examples: one rate for the comparison.
             rates = [self.noise_rate.get((task, lang, noise), math.nan) for lang in langs]
             rates = [r for r in rates if r == r]
             rec["noise_rate"] = float(np.mean(rates)) if rates else math.nan
@@ -345,96 +377,6 @@ class _Study:
             rec["chance"] = float(np.mean(chance)) if chance else math.nan
             rec["near_chance"] = bool(chance) and low == low and low <= rec["chance"]
         return rec
-
-
-# ------------------------------------------------------------------------------------ similarity tests
-def _similarity_tests(study: _Study, seed: int):
-    """Correlation over (intermediate, target) pairs, per target and pooled over targets (ranked within each
-    target), and the family x similarity slope interaction per target; for gain and each noise's robustness gain."""
-    import pandas as pd
-
-    corr, inter = [], []
-    zs = defaultdict(dict)   # (kind, measure, noise) -> {(intermediate, target): Estimate}
-    lang_points = defaultdict(list)  # (task, kind, measure, noise) -> [(similarity, value, lang)]
-    for measure in ("gain", "robustness_gain"):
-        by_group: dict[tuple, list] = defaultdict(list)
-        for (task, comp_s, lang, noise), est in study.per_lang[measure].items():
-            comp = study.comps[comp_s]
-            if len(comp.intermediates) != 1 or not study.pooled(lang):
-                continue  # a fusion over several intermediates is no single pair
-            by_group[(task, comp.kind, noise, comp_s)].append(est)
-            x = study.sims[(comp.intermediates[0], task)]
-            if math.isfinite(x) and math.isfinite(est.statistic):
-                lang_points[(task, comp.kind, measure, noise)].append((x, est.statistic, lang))
-        for (task, kind, noise, comp_s), ests in by_group.items():
-            zs[(kind, measure, noise)][(study.comps[comp_s].intermediates[0], task)] = S.mean(ests)
-    for (kind, measure, noise), pts in zs.items():
-        targets = list(dict.fromkeys(t for _, t in pts))
-        for scope in [*targets, *(["all targets"] if len(targets) > 1 else [])]:
-            sel = {p: e for p, e in pts.items() if scope in ("all targets", p[1])}
-            no_sim = sorted(f"{i}>{t}" for (i, t) in sel if not math.isfinite(study.sims[(i, t)]))
-            sel = {p: e for p, e in sel.items() if math.isfinite(study.sims[p]) and math.isfinite(e.statistic)}
-            pairs = list(sel)
-            dists = [e.bootstrap_distribution for e in sel.values()]
-            reps = np.stack(dists, axis=1) if pairs and all(d is not None for d in dists) else None
-            res = S.correlation([study.sims[p] for p in pairs], [e.statistic for e in sel.values()], pairs=pairs,
-                                groups=[p[1] for p in pairs], y_replicates=reps, rng=seed)
-            low, high = res.confidence_interval()
-            corr.append({"task": scope, "kind": kind, "measure": measure, "noise": noise, "n_pairs": res.n,
-                         "rho": res.statistic, "low": low, "high": high, "pvalue": res.pvalue, "reason": res.reason,
-                         "exact": res.exact, "no_similarity": ", ".join(no_sim) or None,
-                         "pairs": ", ".join(f"{i}>{t}" for i, t in pairs)})
-    for (task, kind, measure, noise), pts in lang_points.items():
-        x, y, lang = zip(*pts)
-        res = S.slope_interaction(x, y, lang, {l: study.info[l]["family"] for l in lang}, rng=seed)
-        inter.append({"task": task, "kind": kind, "measure": measure, "noise": noise, **res.to_dict()})
-    cols_c = ["task", "kind", "measure", "noise", "n_pairs", "rho", "low", "high", "pvalue", "reason", "exact",
-              "no_similarity", "pairs"]
-    cols_i = ["task", "kind", "measure", "noise", "statistic", "pvalue", "languages", "families", "slopes", "reason"]
-    return pd.DataFrame(corr, columns=cols_c), pd.DataFrame(inter, columns=cols_i)
-
-
-# ----------------------------------------------------------------------------------------------- tests
-def _tests(table, corr, inter, correction: str, alpha: float):
-    """Every hypothesis the report could state, one p-value each, corrected together."""
-    import pandas as pd
-
-    out = []
-    zs = table[(table["level"] == "zero-shot") & table["measure"].isin(TESTED)] if not table.empty else table
-    for r in zs.itertuples():
-        excluded = None
-        if r.competence == "not learned" or r.baseline_competence == "not learned":
-            excluded = "a model in this comparison did not learn (validation CI includes chance)"
-        elif r.measure == "degradation" and bool(getattr(r, "changed_nothing", False) == True):  # noqa: E712
-            excluded = "the noise changed nothing"
-        elif not math.isfinite(r.pvalue):
-            excluded = "no per-example outcomes: no test"
-        what = {"gain": f"{r.composition} vs {r.baseline}: clean gain",
-                "degradation": f"{r.composition}: degradation under {r.noise}",
-                "robustness_gain": f"{r.composition} vs {r.baseline}: robustness gain under {r.noise}"}[r.measure]
-        out.append({"kind": r.measure, "task": r.task, "what": what, "composition": r.composition, "noise": r.noise,
-                    "estimate": r.estimate, "low": r.low, "high": r.high, "pvalue": r.pvalue, "mde": r.mde,
-                    "languages": r.languages, "excluded": excluded})
-    for r in corr.itertuples():
-        out.append({"kind": "correlation", "task": r.task, "what": f"similarity vs {r.measure} ({r.kind}"
-                    + (f", {r.noise}" if r.noise != "clean" else "") + f", {r.n_pairs} pairs)", "composition": None,
-                    "noise": r.noise, "estimate": r.rho, "low": r.low, "high": r.high,
-                    "pvalue": math.nan if r.pvalue is None else r.pvalue, "mde": math.nan, "languages": None,
-                    "excluded": r.reason})
-    for r in inter.itertuples():
-        out.append({"kind": "interaction", "task": r.task, "what": f"family x similarity slope on {r.measure} "
-                    f"({r.kind}, {r.noise})", "composition": None, "noise": r.noise, "estimate": r.statistic,
-                    "low": math.nan, "high": math.nan, "pvalue": math.nan if r.pvalue is None else r.pvalue,
-                    "mde": math.nan, "languages": r.languages, "excluded": r.reason})
-    tests = pd.DataFrame(out, columns=["kind", "task", "what", "composition", "noise", "estimate", "low", "high",
-                                       "pvalue", "mde", "languages", "excluded"])
-    tests["estimate"] = tests["estimate"].astype(float)
-    tested = tests["excluded"].isna() & np.isfinite(tests["pvalue"].astype(float))
-    adj = np.full(len(tests), np.nan)
-    adj[tested.to_numpy()] = S.adjust(tests.loc[tested, "pvalue"].astype(float).to_numpy(), correction)
-    tests["p_adjusted"] = adj
-    tests["finding"] = tested & (tests["p_adjusted"] < alpha)
-    return tests
 
 
 # ------------------------------------------------------------------------------------------ similarity
@@ -452,7 +394,11 @@ def similarity_matrices(tasks: Iterable[tuple[str, str]], backbone, examples: in
     settings = Sim.MeasureSettings(examples=examples) if examples else Sim.MeasureSettings()
     inters = list(dict.fromkeys(a for a, _ in trainable))
     targets = list(dict.fromkeys(b for _, b in trainable))
-    return {m: Sim.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir) for m in measures}
+    # A corrected TextEmb over two tasks is -1 by construction: a run that small gets no such matrix (its pairs read
+    # NaN and are marked as without a similarity) rather than a refusal of the whole report.
+    n_tasks = len(set(inters) | set(targets))
+    return {m: Sim.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir) for m in measures
+            if n_tasks >= Sim.MIN_TASKS.get(m, 1)}
 
 
 def pair_similarity(tasks: Iterable[tuple[str, str]], matrix) -> dict:

@@ -1,9 +1,26 @@
 """Competence: did a trained artifact learn its own task? Scored on held-out English validation data.
 
-A model whose 95% CI includes chance is flagged (``learned: false``) in its card, and everything downstream (sweep
-status, report tables, findings) reads that flag instead of re-deciding. Chance is the task's guessing rate
-(1/labels, 1/choices, 0 for F1 metrics); the best constant prediction (the majority class) is recorded beside it,
-because on an unbalanced task a model can beat guessing without beating "always say the majority label".
+A model has learned when the lower bound of its 95% CI lies above the task's *floor*: the best score a predictor
+that learned nothing gets on the same validation references, scored with the same metric code as the model. Its
+card records the verdict (``learned``), the floor and how it was computed (``floor``, ``floor_method``,
+``floors``), and everything downstream (sweep status, report tables, findings) reads that flag instead of
+re-deciding.
+
+  classification, multiple choice   floor = chance (1/labels, 1/choices). The majority-class accuracy is recorded
+                                    beside it (``majority``, ``beats_majority``): on an unbalanced task a model can
+                                    beat guessing without beating "always say the majority label".
+  tagging (seqeval)                 floor = the best of scikit-learn's three dummy strategies applied per token:
+                                    the majority tag on every token, tags drawn from the references' tag
+                                    distribution, tags drawn uniformly from the tag set (the random ones averaged
+                                    over seeded draws). All-"O" NER finds no entity and scores 0; with prefix-less
+                                    UPOS tags seqeval reads a run of one tag as one chunk, so the majority tag
+                                    scores almost nothing there and random tags set the floor.
+  extractive QA (squad, mlqa F1)    floor = the best "first k words of the context" answer, k = 1..30 chosen on
+                                    these references: a question-blind extractor's best fixed-position rule. Fitting
+                                    k on the references makes the floor optimistic, so it errs towards "not learned".
+
+Chance itself (``chance``) stays the guessing rate, 0 for F1 metrics. Cards written before floors were recorded
+have no ``floor``; ``floor_of`` and ``verdict`` read both kinds.
 """
 
 from __future__ import annotations
@@ -16,11 +33,14 @@ from . import metrics, outcomes
 
 N_RESAMPLES = 1000
 CONFIDENCE = 0.95
+RANDOM_DRAWS = 5  # seeded draws averaged per random tagging floor: a single draw's F1 varies by ~0.3 points
+QA_MAX_WORDS = 30  # longest context prefix tried as a QA answer (XTREME's max answer length, in words here)
 
 
 def assess(task, rows: list[dict], preds, refs, *, lang: str = "en", seed: int = 0,
            n_resamples: int = N_RESAMPLES) -> dict:
-    """Validation score (percent) with a percentile bootstrap CI over examples, chance, and the verdict."""
+    """Validation score (percent) with a percentile bootstrap CI over examples, chance, the floor, and the verdict."""
+    task = outcomes._task(task)
     record = outcomes.collect(task, rows, preds, refs, lang)
     score = outcomes.rescore(record)
     n = len(record["ids"])
@@ -29,15 +49,77 @@ def assess(task, rows: list[dict], preds, refs, *, lang: str = "en", seed: int =
     alpha = (1 - CONFIDENCE) / 2
     low, high = (float(np.nanquantile(boot, alpha)), float(np.nanquantile(boot, 1 - alpha))) if n else (np.nan, np.nan)
     chance = outcomes.chance(task, n)
-    majority = _majority(task, refs)
-    learned = bool(n) and low > chance
+    bar = floor(task, rows, refs, lang=lang, seed=seed) if n else {"floor": chance, "floor_method": "chance"}
     out = {"metric": metrics.primary(task.metric), "score": round(score, 2), "ci": [round(low, 2), round(high, 2)],
            "confidence": CONFIDENCE, "method": f"percentile bootstrap over examples, B={n_resamples}, seed={seed}",
-           "n": n, "chance": round(chance, 2), "learned": learned}
+           "n": n, "chance": round(chance, 2), "floor": round(bar["floor"], 2), "floor_method": bar["floor_method"],
+           "learned": bool(n) and low > bar["floor"]}
+    if "floors" in bar:
+        out["floors"] = {k: round(v, 2) for k, v in bar["floors"].items()}
+    majority = _majority(task, refs)
     if majority is not None:
         out["majority"] = round(majority, 2)
         out["beats_majority"] = bool(n) and low > majority
     return out
+
+
+def floor(task, rows: list[dict], refs, *, lang: str = "en", seed: int = 0) -> dict:
+    """The score (percent) a model must beat to count as learned, on these references: ``floor``, a sentence
+    saying how it was computed (``floor_method``) and, where several trivial predictors compete, each one's score
+    (``floors``)."""
+    task = outcomes._task(task)
+    if task.head == "tagging":
+        return _tagging_floor(task, rows, refs, seed)
+    if task.head == "extractive_qa":
+        return _qa_floor(task, rows, refs, lang)
+    chance = outcomes.chance(task, len(rows))
+    unit = {"classification": "labels", "multiple_choice": "choices"}.get(task.head, "candidates")
+    return {"floor": chance, "floor_method": f"chance: one over the number of {unit}"}
+
+
+def _score(task, rows, preds, refs, lang) -> float:
+    return outcomes.rescore(outcomes.collect(task, rows, preds, refs, lang))
+
+
+def _tagging_floor(task, rows, refs, seed: int) -> dict:
+    refs = [list(s) for s in refs]
+    counts = Counter(t for s in refs for t in s)
+    if not counts:
+        return {"floor": 0.0, "floor_method": "no tokens to score"}
+    majority = min(counts, key=lambda t: (-counts[t], t))  # ties by name: the same floor on every machine
+    seen = sorted(counts)
+    prior = np.array([counts[t] for t in seen], dtype=np.float64) / sum(counts.values())
+    tagset = sorted(set(task.labels or ()) | set(seen))
+    cuts = np.cumsum([len(s) for s in refs])[:-1]
+    rng = np.random.default_rng([seed, 20261])
+
+    def drawn(tags, p) -> float:
+        scores = []
+        for _ in range(RANDOM_DRAWS):
+            flat = np.asarray(tags, dtype=object)[rng.choice(len(tags), size=int(sum(counts.values())), p=p)]
+            scores.append(_score(task, rows, [list(s) for s in np.split(flat, cuts)], refs, "en"))
+        return float(np.mean(scores))
+
+    floors = {"majority": _score(task, rows, [[majority] * len(s) for s in refs], refs, "en"),
+              "stratified": drawn(seen, prior), "uniform": drawn(tagset, None)}
+    best = max(floors, key=floors.get)
+    what = {"majority": f"the majority tag {majority!r} on every token",
+            "stratified": f"tags drawn from the references' tag distribution (mean of {RANDOM_DRAWS} seeded draws)",
+            "uniform": f"tags drawn uniformly from the {len(tagset)} tags (mean of {RANDOM_DRAWS} seeded draws)"}[best]
+    return {"floor": floors[best], "floors": floors,
+            "floor_method": f"best trivial tagger on these references: {what}; seqeval F1 as for the model "
+                            f"(majority {floors['majority']:.2f}, stratified {floors['stratified']:.2f}, "
+                            f"uniform {floors['uniform']:.2f})"}
+
+
+def _qa_floor(task, rows, refs, lang: str) -> dict:
+    words = {r["id"]: str(r.get("context", "")).split() for r in rows}
+    by_k = {k: _score(task, rows, {q: " ".join(words[q][:k]) for q in refs if q in words}, refs, lang)
+            for k in range(1, QA_MAX_WORDS + 1)}
+    k = max(by_k, key=lambda j: (by_k[j], -j))
+    return {"floor": by_k[k], "floors": {"empty answer": 0.0, f"first {k} words": by_k[k]},
+            "floor_method": f"best question-blind answer on these references: the first k words of the context, "
+                            f"k={k} chosen among 1..{QA_MAX_WORDS}; official {task.metric} F1 as for the model"}
 
 
 def _majority(task, refs) -> float | None:
@@ -47,9 +129,22 @@ def _majority(task, refs) -> float | None:
     return 100.0 * Counter(refs).most_common(1)[0][1] / len(refs)
 
 
-def verdict(card: dict) -> str:
-    """'learned', 'near chance' or 'unknown' (cards written before competence was recorded)."""
-    comp = card.get("competence")
+def floor_of(comp: dict | None) -> tuple[float, str] | None:
+    """(floor, how it was computed) from a card's competence record; a record written before floors has only
+    chance, which is its floor. None without a record."""
     if not comp:
+        return None
+    if "floor" in comp:
+        return float(comp["floor"]), str(comp.get("floor_method", ""))
+    return float(comp.get("chance", float("nan"))), "chance (recorded before floors)"
+
+
+def verdict(card: dict) -> str:
+    """'learned', 'near chance' or 'unknown': unknown for cards written before competence was recorded, and for
+    F1 records written before floors, whose 'learned' only said the score was above 0."""
+    comp = card.get("competence")
+    if not comp or not isinstance(comp.get("learned"), bool):
         return "unknown"
-    return "learned" if comp.get("learned") else "near chance"
+    if "floor" not in comp and comp.get("metric") == "f1" and not comp.get("chance"):
+        return "unknown"
+    return "learned" if comp["learned"] else "near chance"

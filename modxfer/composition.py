@@ -40,6 +40,21 @@ class Composition:
             raise ConfigError("fusion needs at least two intermediate adapters", _SYNTAX)
         if self.kind == "full" and len(self.intermediates) > 1:
             raise ConfigError("full fine-tuning takes at most one intermediate task", "write full:INTER>TARGET")
+        self._check_each_task_once()
+
+    def _check_each_task_once(self) -> None:
+        # Here rather than in `parse`, so that every constructor (train's --on, sweep expansion, cards) refuses it:
+        # an adapter stacked on itself trains, but its artifact can never be published or reloaded.
+        if self.target in self.intermediates:
+            raise ConfigError(f"composition {self} uses {self.target!r} as an intermediate of itself: "
+                              "it uses a task twice",
+                              f"list each task once: compose {self.target} on other tasks (INTER>{self.target})")
+        twice = sorted({t for t in self.intermediates if self.intermediates.count(t) > 1})
+        if twice and self.kind == "fusion":
+            raise ConfigError(f"composition {self} fuses the same adapter twice ({', '.join(twice)})",
+                              "list each adapter once")
+        if twice:
+            raise ConfigError(f"composition {self} uses a task twice ({', '.join(twice)})", "list each task once")
 
     @classmethod
     def parse(cls, text: str | "Composition") -> "Composition":
@@ -61,15 +76,10 @@ class Composition:
         if len(inters) == 1 and (m := _FUSE.match(inters[0])):
             if full:
                 raise ConfigError(f"cannot parse composition {text!r}: full fine-tuning has no fusion", _SYNTAX)
-            names = tuple(n.strip() for n in m.group(1).split(","))
-            if len(set(names)) != len(names):
-                raise ConfigError(f"composition {text!r} fuses the same adapter twice", "list each adapter once")
-            return cls(target, names, "fusion")
+            return cls(target, tuple(n.strip() for n in m.group(1).split(",")), "fusion")
         for p in inters:
             if not re.fullmatch(_NAME, p):
                 raise ConfigError(f"cannot parse composition {text!r}: bad part {p!r}", _SYNTAX)
-        if target in inters or len(set(inters)) != len(inters):
-            raise ConfigError(f"composition {text!r} uses a task twice", "list each task once")
         if full:
             return cls(target, tuple(inters), "full")
         return cls(target, tuple(inters), "stack" if inters else "target")

@@ -20,7 +20,7 @@ from . import artifacts as art
 from . import metrics, retrieval
 from . import precision as prec
 from .composition import Composition
-from .errors import ModxferError
+from .errors import ConfigError, ModxferError
 from .features import featurize
 from .inference import embed, predict, references
 from .io import atomic_write_text
@@ -28,7 +28,7 @@ from .forward import Forward
 from .host import Host, host_for
 from .modeling import backbone
 from .outcomes import collect as collect_outcomes
-from .tasks import Task, get_task
+from .tasks import Task, get_task, list_tasks
 from .training import TrainSettings, TrainingPlan, full_encoder
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ class Evaluator:
                 self.host.release()  # two encoders never sit in memory together
                 model = full_encoder(self.bb, pieces[-1] if pieces else None, lazy=True, device=self.device)
                 if head is not None:
-                    model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)
+                    with Host._damaged(target, "head", lambda: None):  # the model is dropped on failure
+                        model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)
                     model.active_head = head
                 self._full = (key, model.to(self.device).eval())
             return self._full[1], head
@@ -244,7 +245,9 @@ class Evaluator:
         if task_obj.name != comp.target:
             raise ModxferError(f"composition {comp} targets {comp.target!r}, not {task_obj.name!r}",
                                f"evaluate {comp} on --task {comp.target}, or compose for {task_obj.name}")
+        _check_evaluable(task_obj)
         comp.validate()
+        self._check_layer(layer)
         langs = self._languages(task_obj, languages)
         specs = parse_specs(noise) if isinstance(noise, str) else [parse_specs(str(n))[0] for n in noise]
         train_settings.setdefault("precision", self.precision)
@@ -283,6 +286,14 @@ class Evaluator:
                 _save_predictions(Path(out_dir), comp, task_obj, lang, str(spec), rows, preds, refs)
         return result
 
+    def _check_layer(self, layer) -> None:
+        # hidden_states holds the embeddings and then every layer: L + 1 entries, indexed from either end.
+        depth = self.bb.num_layers
+        if isinstance(layer, bool) or not isinstance(layer, int) or not -depth - 1 <= layer <= depth:
+            raise ConfigError(f"layer {layer!r} does not exist in this {depth}-layer encoder ({self.bb.name})",
+                              f"pass --layer between 0 (the embeddings) and {depth}, or a negative index down to "
+                              f"{-depth - 1} (-1: the last layer)")
+
     def _languages(self, task: Task, languages) -> list[str]:
         available = task.languages(self.data_dir)
         if languages in ("all", None):
@@ -319,8 +330,20 @@ class Evaluator:
 def evaluate(composition, task: str | None = None, *, base: str = "embedded", precision: str = "auto", store=None,
              data_dir=None, batch_size: int = 64, **kw) -> EvalResult:
     """One-shot evaluation; see :meth:`Evaluator.evaluate`."""
+    _check_evaluable(get_task(task or Composition.parse(composition).target))  # before the backbone loads
     return Evaluator(base, precision=precision, store=store, data_dir=data_dir, batch_size=batch_size).evaluate(
         composition, task, **kw)
+
+
+def _check_evaluable(task: Task) -> None:
+    """Intermediate-only tasks (English training data, no test split) are trained on, never evaluated."""
+    if "test" in task.splits:
+        return
+    targets = [t.name for t in list_tasks("target") if t.head == task.head and "train" in t.splits] or ["xnli"]
+    example = targets[0]
+    raise ConfigError(f"{task.name!r} is an intermediate task: it has no test data to evaluate on",
+                      f"evaluate a target task composed on it, e.g. `modxfer evaluate {task.name}>{example}` after "
+                      f"`modxfer train {example} --on {task.name}` (target tasks: see `modxfer tasks`)")
 
 
 def _train_command(comp: Composition) -> str:

@@ -89,14 +89,16 @@ class Host:
                                        "compose adapters with adapters (A>B), or use full:A>B for STILTs")
         name = artifact.adapter_name
         if name not in self.model.adapters_config:
-            self.model.load_adapter(str(artifact.path / "adapter"), load_as=name, with_head=False,
-                                    use_safetensors=True)
+            with self._damaged(artifact, "adapter", lambda: self.drop(name)):
+                self.model.load_adapter(str(artifact.path / "adapter"), load_as=name, with_head=False,
+                                        use_safetensors=True)
         return name
 
     def load_head(self, artifact: art.Artifact) -> str:
         name = artifact.adapter_name
         if name not in self.model.heads:
-            self.model.load_head(str(artifact.path / "head"), load_as=name, use_safetensors=True)
+            with self._damaged(artifact, "head", lambda: name in self.model.heads and self.model.delete_head(name)):
+                self.model.load_head(str(artifact.path / "head"), load_as=name, use_safetensors=True)
         return name
 
     def load_fusion(self, artifact: art.Artifact, adapters: list[str]) -> str:
@@ -104,10 +106,37 @@ class Host:
         name = ",".join(adapters)
         if self._fusions.get(name) != artifact.key:
             self.drop_fusion(adapters)
-            self.model.load_adapter_fusion(str(artifact.path / "fusion"), load_as=name, with_head=False,
-                                           use_safetensors=True)
+            with self._damaged(artifact, "fusion", lambda: self.drop_fusion(adapters)):
+                self.model.load_adapter_fusion(str(artifact.path / "fusion"), load_as=name, with_head=False,
+                                               use_safetensors=True)
             self._fusions[name] = artifact.key
         return name
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _damaged(artifact: art.Artifact, part: str, undo):
+        """A piece that will not load is a damaged artifact (a message with the fix), and leaves nothing behind:
+        a half-loaded adapter would otherwise be found by name next time and run with random weights."""
+        from .errors import DataError, ModxferError
+
+        try:
+            yield
+        except (KeyboardInterrupt, SystemExit, ModxferError):
+            raise
+        except BaseException as e:  # size mismatch, unreadable safetensors, bad config; pyo3 panics included
+            try:
+                undo()
+            except Exception:  # noqa: BLE001 - the load error is the one to report
+                log.debug("could not remove the half-loaded %s of %s", part, artifact.path, exc_info=True)
+            entry = (artifact.card.get("provenance") or {}).get("entry")
+            reinstall = f"`modxfer zoo install {entry} --force`" if entry else "`modxfer zoo install NAME --force`"
+            # torch's first line is only "Error(s) in loading state_dict": the line naming the tensor is the one to show
+            lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+            detail = next((x for x in lines if "mismatch" in x or x.startswith(("Missing", "Unexpected"))),
+                          lines[0] if lines else "")[:240]
+            raise DataError(f"artifact at {artifact.path} is damaged (its {part} does not load: {type(e).__name__}: "
+                            f"{detail})", f"reinstall it with {reinstall} or retrain it "
+                            f"(`modxfer train ... --force`)") from None
 
     def drop_fusion(self, adapters: list[str]) -> None:
         name = ",".join(adapters)

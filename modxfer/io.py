@@ -45,28 +45,70 @@ def _publishable(path: str | os.PathLike, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
-def ensure_dir(path: str | os.PathLike) -> Path:
-    """Create ``path`` as a folder; a file where a folder must be is a user error, not an OSError traceback."""
+def cannot_write(path: str | os.PathLike, e: OSError, detail: str = "") -> ModxferError:
+    """The user error for an OSError while writing ``path`` (read-only, missing or full file system, no access)."""
+    reason = (e.strerror or str(e)) + detail
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ModxferError(f"cannot write {path}: {reason}", "free some space, or choose another location")
+    return ModxferError(f"cannot write {path}: {reason}", "choose a writable location")
+
+
+def ensure_dir(path: str | os.PathLike, *, writing: str | os.PathLike | None = None) -> Path:
+    """Create ``path`` as a folder; a file where a folder must be is a user error, not an OSError traceback.
+
+    ``writing``: the file or folder about to be written in it, which the error names (what the user asked for).
+    """
     path = Path(path)
+    target = writing if writing is not None else path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
         raise ModxferError(f"cannot create the folder {path}: {blocker} is a file, not a folder",
                            "remove or rename that file, or choose another location") from None
-    except PermissionError as e:
-        raise ModxferError(f"cannot create the folder {path}: permission denied ({e.filename})",
-                           "choose a location you can write to") from None
+    except OSError as e:  # no permission, read-only file system, a parent that cannot hold folders (/proc), disk full
+        where = f" (cannot create the folder {e.filename or path})" if e.errno == errno.ENOENT else ""
+        raise cannot_write(target, e, where) from None
+    return path
+
+
+def check_writable(path: str | os.PathLike, *, file: bool = False) -> Path:
+    """Fail now, before minutes of work, if the folder ``path`` (with ``file``: the file ``path``) could not be
+    created and written; creates nothing.
+
+    Probes the nearest existing folder with a real temporary file: permission bits say nothing for root, and a
+    read-only mount or /proc refuses only when asked.
+    """
+    path = Path(path)
+    if file and path.is_dir():
+        raise ModxferError(f"cannot write the file {path}: a folder of that name exists",
+                           "remove it or choose another name")
+    folder = path.parent if file else path
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ModxferError(f"cannot create the folder {folder}: {existing} is a file, not a folder",
+                           "remove or rename that file, or choose another location")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".modxfer-probe.", suffix=".tmp")
+    except OSError as e:
+        where = f" (cannot create files in {existing})" if e.errno == errno.ENOENT else ""
+        raise cannot_write(path, e, where) from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
-    ensure_dir(path.parent)
+    ensure_dir(path.parent, writing=path)
     if path.is_dir():
         raise ModxferError(f"cannot write the file {path}: a folder of that name exists",
                            "remove it or choose another name")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        where = f" (cannot create files in {path.parent})" if e.errno == errno.ENOENT else ""
+        raise cannot_write(path, e, where) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -74,9 +116,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.fsync(f.fileno())
         _publishable(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # disk full half way: the old file, if any, is still whole
+            raise cannot_write(path, e) from None
         raise
     return path
 
@@ -103,19 +147,25 @@ def _finite(obj):
 
 # ------------------------------------------------------------------------------------------- locks
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike, *, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
+def file_lock(path: str | os.PathLike, *, shared: bool = False, blocking: bool = True,
+              writing: str | os.PathLike | None = None) -> Iterator[bool]:
     """Hold an advisory lock on ``path`` (created if needed); yields False if ``blocking`` is off and it is taken.
 
     Released when the holder exits or dies, so a killed process never leaves a lock behind. Without ``fcntl``
-    (Windows) it yields True and locks nothing.
+    (Windows) it yields True and locks nothing. ``writing``: what the lock guards, which an error names.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield True
         return
-    ensure_dir(Path(path).parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    target = writing if writing is not None else path
+    ensure_dir(Path(path).parent, writing=target)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    except OSError as e:
+        where = f" (cannot create files in {Path(path).parent})" if e.errno == errno.ENOENT else ""
+        raise cannot_write(target, e, where) from None
     try:
         flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if blocking else fcntl.LOCK_NB)
         try:
@@ -128,12 +178,12 @@ def file_lock(path: str | os.PathLike, *, shared: bool = False, blocking: bool =
         os.close(fd)  # closing releases the lock
 
 
-def clean_stale(parent: Path) -> int:
+def clean_stale(parent: Path, *, writing: str | os.PathLike | None = None) -> int:
     """Remove temporary folders of killed writers in ``parent``; only when no writer holds its lock."""
     if not parent.is_dir():
         return 0
     removed = 0
-    with file_lock(parent / LOCK_NAME, blocking=False) as got:
+    with file_lock(parent / LOCK_NAME, blocking=False, writing=writing) as got:
         if not got:
             return 0  # a writer is active here: its folder is not stale; the next writer cleans up
         for p in parent.iterdir():
@@ -199,10 +249,13 @@ def atomic_dir(path: str | os.PathLike, *, keep: Callable[[Path], bool] | None =
     writers are removed first.
     """
     path = Path(path)
-    ensure_dir(path.parent)
-    clean_stale(path.parent)
-    with file_lock(path.parent / LOCK_NAME, shared=True):
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.modxfer-", suffix=".tmp"))
+    ensure_dir(path.parent, writing=path)
+    clean_stale(path.parent, writing=path)
+    with file_lock(path.parent / LOCK_NAME, shared=True, writing=path):
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.modxfer-", suffix=".tmp"))
+        except OSError as e:
+            raise cannot_write(path, e) from None
         try:
             yield tmp
             _publishable(tmp, directory=True)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def _qa(kind: str, preds: Any, refs: Any, lang: str | None) -> dict:
     preds, refs = M._qa_inputs(preds, refs)
     if kind == "mlqa":
         M._check_mlqa_lang(lang)
-        normalize = lambda s: M.normalize_mlqa_answer(s, lang)  # noqa: E731
+        normalize = lambda s: M.normalize_mlqa_answer(s, lang)
     else:
         normalize = M.normalize_squad_answer
     ids, em, f1 = [], [], []
@@ -183,7 +184,8 @@ def rescore(outcomes: Mapping, index: np.ndarray | None = None, *, counts: np.nd
 
 def chance(task, n: int | None = None) -> float:
     """Score (percent) of guessing: 1/labels for classification, 1/choices for multiple choice, 1/n sentences for
-    retrieval; 0 for tagging and QA, where F1 has no useful guessing floor."""
+    retrieval; 0 for tagging and QA, where F1 has no guessing rate. The bar a trained model must clear on its own
+    validation data is ``competence.floor`` (for F1 metrics, the best trivial predictor on the references)."""
     task = _task(task)
     if task.head == "classification" and task.labels:
         return 100.0 / len(task.labels)

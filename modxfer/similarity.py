@@ -46,11 +46,14 @@ EXAMPLES = 256
 MAX_LENGTH = 128
 MEASURES = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format")
 TRAINING_FREE = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "format")
+# Distinct tasks a measure needs. The corrected TextEmb centres on the mean of the tasks compared: one task centres to
+# zero (cosine 0) and two centre to +v and -v (cosine -1 whatever the tasks), so neither says anything.
+MIN_TASKS = {"textemb": 3, "textemb-whiten": 3}
 CACHE_VERSION = 2
 
-__all__ = ["MEASURES", "TRAINING_FREE", "MeasureSettings", "SimilarityMatrix", "ConfidenceInterval", "SAME_SOURCE",
-           "same_source", "compute", "compute_all", "input_text", "task_texts", "similarity", "similarity_matrix",
-           "task_embedding", "cosine", "EXAMPLES"]
+__all__ = ["MEASURES", "TRAINING_FREE", "MIN_TASKS", "MeasureSettings", "SimilarityMatrix", "ConfidenceInterval",
+           "SAME_SOURCE", "same_source", "check_request", "compute", "compute_all", "input_text", "task_texts",
+           "similarity", "similarity_matrix", "task_embedding", "cosine", "EXAMPLES"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,15 @@ def input_text(head: str, row: dict) -> str:
 
 def task_texts(task: Task, examples: int = EXAMPLES, data_dir=None) -> list[str]:
     """Up to ``examples`` English training inputs of ``task`` (a fixed, hash-ranked subset)."""
+    _check_trainable(task)
+    return [t for t in (input_text(task.head, r) for r in _train_rows(task, examples, data_dir)) if t.strip()]
+
+
+def _check_trainable(task: Task) -> None:
     if "train" not in task.splits:
         raise DataError(f"task {task.name!r} has no training split to compute its similarity from",
                         "similarity is defined on training inputs; pick a task with a train split "
                         "(retrieval tasks such as tatoeba have none)")
-    return [t for t in (input_text(task.head, r) for r in _train_rows(task, examples, data_dir)) if t.strip()]
 
 
 def _train_rows(task: Task, examples: int, data_dir) -> list[dict]:
@@ -165,6 +172,18 @@ def compute_all(measures: Sequence[str] | str, intermediates: Sequence[str], tar
     return {m: compute(m, intermediates, targets, **kw) for m in measures}
 
 
+def check_request(measures: Sequence[str], intermediates: Sequence[str], targets: Sequence[str] | None = None, *,
+                  lang: str | None = None) -> None:
+    """Raise the error :func:`compute` would raise for any of ``measures`` on these tasks, before any is computed
+    (so a command asked for several never prints some and then fails).
+
+    Raises:
+        ConfigError, UnknownTaskError, DataError: as :func:`compute` (not the checks that read data files).
+    """
+    for measure in dict.fromkeys(measures):
+        _compute_iv(measure, intermediates, targets, None, lang)
+
+
 def _compute_iv(measure, intermediates, targets, settings, lang):
     if measure not in MEASURES:
         close = difflib.get_close_matches(str(measure), MEASURES, n=2)
@@ -178,6 +197,14 @@ def _compute_iv(measure, intermediates, targets, settings, lang):
     if not inter or not tgt:
         raise ConfigError("a similarity matrix needs at least one intermediate and one target task",
                           "name the tasks, e.g. modxfer similarity mnli siqa xnli xcopa")
+    tasks = tuple(dict.fromkeys((*inter, *tgt)))
+    for t in tasks:  # a task that cannot be measured at all is the first thing to fix
+        _check_trainable(get_task(t))
+    if len(tasks) < MIN_TASKS.get(measure, 1):
+        raise ConfigError(f"measure {measure!r} centres task embeddings on the mean of the tasks compared, so it needs "
+                          f"at least {MIN_TASKS[measure]} distinct tasks; got {len(tasks)} ({', '.join(tasks)}), "
+                          "whose values would be 0 or -1 whatever the tasks",
+                          "add intermediate or target tasks to the comparison, or use the uncorrected textemb-raw")
     return measure, inter, tgt, settings or MeasureSettings()
 
 

@@ -298,8 +298,9 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
             session.close()
         trim_memory()
     if not (found.card.get("competence") or {}).get("learned", True):
-        log.warning("%s did not learn: validation %s, 95%% CI %s, chance %s", plan.comp,
-                    card["competence"]["score"], card["competence"]["ci"], card["competence"]["chance"])
+        comp = card["competence"]
+        log.warning("%s did not learn: validation %s, 95%% CI %s, floor %s (%s)", plan.comp, comp["score"], comp["ci"],
+                    comp.get("floor", comp["chance"]), comp.get("floor_method", "chance"))
     return found
 
 

@@ -43,6 +43,8 @@ FORMAT = 1
 _NAME_RE = SLUG
 _EXTRA_FILES = (art.CARD, "README.md")  # besides the artifact's own files
 _FIX_INDEX = "remove that entry from index.json, or pull or re-publish the zoo"
+_ZOO_IS_A_FOLDER = ("pass --zoo the zoo folder that holds index.json (e.g. its parent folder), or a hub repository "
+                    "id such as user/modxfer-adapters")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
@@ -71,8 +73,14 @@ class ZooEntry:
     def from_json(cls, obj, where: str) -> "ZooEntry":
         """An index entry, every field checked for type, range and safety (see ``check_entry`` for the card)."""
         if not isinstance(obj, dict) or set(obj) != {f.name for f in fields(cls)}:
-            keys = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
-            raise DataError(f"malformed zoo entry in {where}: fields {show(keys, 200)}",
+            want = {f.name for f in fields(cls)}
+            if isinstance(obj, dict):
+                extra, lacking = sorted(map(str, set(obj) - want)), sorted(want - set(obj))
+                found = "; ".join(x for x in (f"unknown fields {_brief(extra)}" if extra else "",
+                                              f"missing fields {', '.join(lacking)}" if lacking else "") if x)
+            else:
+                found = f"a {type(obj).__name__}, not a JSON object"
+            raise DataError(f"malformed zoo entry in {where}: {found}",
                             f"an entry has exactly: {', '.join(f.name for f in fields(cls))}; {_FIX_INDEX}")
         name = cards.text(obj["name"], where, "entry name", limit=100, pattern=SLUG)
         w = f"{where}: entry {name}"
@@ -88,17 +96,23 @@ class ZooEntry:
         if not isinstance(obj["adapter"], str) or len(obj["adapter"]) > 100 or not obj["adapter"].isprintable():
             raise DataError(f"{w}: adapter is {show(obj['adapter'])}, not a short string", _FIX_INDEX)
         deps = obj["depends_on"]
-        if not isinstance(deps, list) or len(deps) != len(cards.expected_dependencies(comp)):
-            raise DataError(f"{w}: depends_on is {show(deps)}, not a list of "
-                            f"{len(cards.expected_dependencies(comp))} entry name(s)", _FIX_INDEX)
+        want = cards.expected_dependencies(comp)
+        if not isinstance(deps, list) or len(deps) != len(want):
+            itself = " (an entry cannot depend on itself)" if isinstance(deps, list) and name in deps else ""
+            raise DataError(f"{w}: depends_on is {_brief(deps)}{itself}, but {comp} stacks on {len(want)} "
+                            f"entr{'y' if len(want) == 1 else 'ies'} ({', '.join(want) or 'none'}): a list of "
+                            f"that many entry names", _FIX_INDEX)
+        if name in deps:
+            raise DataError(f"{w}: depends_on names the entry itself", f"list the entries it stacks on; {_FIX_INDEX}")
         for d in deps:
             cards.text(d, w, "depends_on", limit=100, pattern=SLUG)
         cards.integer(obj["size_bytes"], w, "size_bytes", 0, 1 << 40)
         files = cards.mapping(obj["files"], w, "files")
         bad = [rel for rel in files if not isinstance(rel, str) or not _entry_file(rel, comp.kind)]
         if bad:
-            raise DataError(f"zoo entry {name!r} in {where} lists {show(bad, 200)}: files that are not safetensors "
-                            f"weights or JSON configs inside the entry", _FIX_INDEX)
+            raise DataError(f"zoo entry {name!r} in {where}: files lists {_brief(bad)}, which {'is' if len(bad) == 1 else 'are'} "
+                            f"not safetensors weights or JSON configs inside the entry (adapter/, head/, fusion/, "
+                            f"card.json, README.md)", _FIX_INDEX)
         for rel, digest in files.items():
             cards.text(digest, w, f"sha256 of {rel}", pattern=HEX64)
         missing = [f for f in (art.CARD, *art.required_files(comp.kind)) if f not in files]
@@ -110,6 +124,35 @@ class ZooEntry:
         return asdict(self) | {"depends_on": list(self.depends_on)}
 
 
+def _brief(value, limit: int = 160) -> str:
+    """A list or object for a message, its items spelled out (``show`` gives only ``<list of 3>``), cut short."""
+    if isinstance(value, list):
+        text = "[" + ", ".join(show(v, 60) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{show(k, 40)}: {show(v, 40)}" for k, v in list(value.items())[:8]) + (
+            ", ..." if len(value) > 8 else "") + "}"
+    else:
+        text = show(value, limit)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _difference(path: str, mine, theirs) -> tuple[str, object, object]:
+    """The innermost field where two JSON values differ, as ``a.b.c``, with both values there."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for k in sorted(set(mine) | set(theirs), key=str):
+            if mine.get(k, _ABSENT) != theirs.get(k, _ABSENT):
+                return _difference(f"{path}.{k}", mine.get(k, _ABSENT), theirs.get(k, _ABSENT))
+    return path, mine, theirs
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_ABSENT = _Absent()
+
+
 def _entry_file(rel: str, kind: str) -> bool:
     return rel in _EXTRA_FILES or art.belongs(rel, kind)
 
@@ -118,6 +161,8 @@ def _entry_file(rel: str, kind: str) -> bool:
 def read_index(zoo: str | os.PathLike | None = None) -> list[ZooEntry]:
     root = Path(zoo) if zoo is not None else default_zoo()
     path = root / INDEX
+    if root.is_file():
+        raise DataError(f"{root} is a file, not an adapter zoo", _ZOO_IS_A_FOLDER)
     if not path.is_file():
         if root.is_dir() and not path.exists():
             return []
@@ -179,9 +224,9 @@ def check_entry(entry: ZooEntry, card, entries: dict[str, ZooEntry], where: str)
     card = cards.check_card(card, where)
     mismatch = [k for k, v in describe(card).items() if getattr(entry, k) != v]
     if mismatch:
-        k = mismatch[0]
-        raise DataError(f"zoo entry {entry.name}: the index says {k} = {show(getattr(entry, k))} but its card says "
-                        f"{show(describe(card)[k])}", "re-publish the entry; the index and the card must agree")
+        k, mine, theirs = _difference(mismatch[0], getattr(entry, mismatch[0]), describe(card)[mismatch[0]])
+        raise DataError(f"zoo entry {entry.name}: the index says {k} = {show(mine)} but its card ({art.CARD}) says "
+                        f"{k} = {show(theirs)}", "re-publish the entry; the index and the card must agree")
     dep_keys = [entries[d].key if d in entries else None for d in entry.depends_on]
     if dep_keys != card["depends_on"]:
         raise DataError(f"zoo entry {entry.name}: depends_on {', '.join(entry.depends_on) or 'nothing'} are not the "
@@ -401,6 +446,12 @@ def install(name: str, zoo=None, *, store=None, backbone=None, force: bool = Fal
             f"zoo adapter {entry.name} was trained on {base['model_id']} (weights {base['weights_hash'][:12]}), "
             f"not on {backbone.model_id} (weights {backbone.weights_hash[:12]})",
             "install it for the backbone it was made for (--base), or train the adapter on this one")
+    if backbone is not None:  # the weights must load into it, not just carry the publisher's checksums
+        from .weights_fit import check_fits
+
+        by_name = {e.name: e for e in entries}
+        deps = [_verified(by_name[d], root, entries)[1] for d in entry.depends_on]
+        check_fits(folder, card, backbone.config, deps, f"zoo entry {entry.name}")
     for dep in entry.depends_on:
         install(dep, root, store=store, backbone=backbone, force=force, source=source, revision=revision,
                 _chain=_chain + (entry.name,))
@@ -469,6 +520,8 @@ def pull(source: str, *, revision: str | None = None, token: str | None = None) 
 
     if Path(source).expanduser().is_dir():
         root = Path(source).expanduser()
+    elif Path(source).expanduser().exists():  # a file is never a hub id, however its name looks
+        raise ConfigError(f"{source} is a file, not an adapter zoo", _ZOO_IS_A_FOLDER)
     else:
         if not _HUB_ID.match(source) or ".." in source:
             raise ConfigError(f"{show(source)} is neither a folder nor a hub repository id",

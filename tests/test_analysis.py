@@ -104,7 +104,9 @@ def test_measures_by_hand_without_outcomes():
     assert set(a.tests.loc[a.tests["kind"] == "gain", "excluded"]) == {"no per-example outcomes: no test"}
     # Three pairs: no correlation, and n counts pairs, not pairs x languages.
     c = a.correlations
-    assert list(c["n_pairs"]) == [3, 3] and c["rho"].isna().all() and (c["reason"] == "too few pairs (3 < 5)").all()
+    # mnli>xnli shares its data source: each correlation also without it.
+    assert list(zip(c["same_source"], c["n_pairs"])) == [("with", 3), ("without", 2)] * 2
+    assert c["rho"].isna().all() and c["reason"].str.match(r"too few pairs \([32] < 5\)").all()
     json.dumps(a.to_dict(), allow_nan=False)
     assert pairs_in(_rows()) == [("mnli", "xnli"), ("qqp", "xnli"), ("siqa", "xnli")]
 
@@ -182,9 +184,12 @@ def test_correlation_has_one_point_per_pair(study):
     extra = [dict(r, composition=copies[r["composition"]]) for r in study if r["composition"] in copies]
     sims = {**STUDY_SIMS, ("anli", "xnli"): 0.8, ("snli", "xnli"): 0.85, ("cosmosqa", "xnli"): 0.2}
     a = analyse(study + extra, sims)
-    c = a.correlations.set_index(["task", "kind", "measure", "noise"]).loc[("xnli", "stack", "gain", "clean")]
+    corr = a.correlations.set_index(["task", "kind", "measure", "noise", "same_source"])
+    c = corr.loc[("xnli", "stack", "gain", "clean", "with")]
     assert c["n_pairs"] == 6 and math.isfinite(c["rho"]) and c["low"] <= c["rho"] <= c["high"]
     assert c["pairs"].count(">xnli") == 6
+    # mnli>xnli shares its data: the same correlation without it, over the five other pairs.
+    assert corr.loc[("xnli", "stack", "gain", "clean", "without"), "n_pairs"] == 5
 
 
 def test_retrieval_targets_are_kept_and_marked(study):
@@ -255,9 +260,9 @@ def test_report_states_only_what_its_cis_support(tmp_path, study, no_selection):
     assert st["n_resamples"] == 1000 and st["seed"] == 0 and st["correction"] == "holm" and "bootstrap" in st["method"]
     assert "## Evidence" in md and "One seed per model" in md and "Unfinished grid: " in md
     assert "families with one zero-shot language" in md and "Fewer than 5 distinct (intermediate, target) pairs" in md
-    assert "homoglyph:0.1 on zh" in md and "train siqa>xcopa seed=0" in md
+    assert "homoglyph:0.1 on xcopa (zh)" in md and "train siqa>xcopa seed=0" in md
     assert "## Findings (surviving Holm correction" in md
-    assert "mnli>xnli vs xnli: clean gain: +" in md and "corrected p = " in md
+    assert "mnli>xnli ‡ vs xnli: clean gain: +" in md and "corrected p = " in md  # ‡: shared data source
     assert "### Inconclusive" in md and "MDE" in md and "too few pairs" in md
     assert " ±" in md and "`siqa>xcopa` †" in md and "en (not zero-shot)" in md
     assert "## Selection\n\nhook called" in md and report["selection"] == {"rows": len(study) - 2}

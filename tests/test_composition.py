@@ -53,3 +53,28 @@ def test_validate_checks_tasks_and_roles():
         Composition.parse("mnlii>xnli").validate()
     with pytest.raises(ConfigError, match="'tatoeba' has no training data"):
         Composition.parse("tatoeba>xnli").validate()
+
+
+
+@pytest.mark.parametrize("text, target, inters, kind, msg", [
+    ("xnli>xnli", "xnli", ("xnli",), "stack", "xnli>xnli uses 'xnli' as an intermediate of itself"),
+    ("mnli>mnli>xnli", "xnli", ("mnli", "mnli"), "stack", "mnli>mnli>xnli uses a task twice"),
+    ("fuse(mnli,mnli)>xnli", "xnli", ("mnli", "mnli"), "fusion", r"fuse\(mnli,mnli\)>xnli fuses the same adapter"),
+    ("fuse(mnli,xnli)>xnli", "xnli", ("mnli", "xnli"), "fusion", "as an intermediate of itself"),
+    ("full:xnli>xnli", "xnli", ("xnli",), "full", "full:xnli>xnli uses 'xnli' as an intermediate of itself"),
+])
+def test_every_constructor_refuses_a_task_used_twice(text, target, inters, kind, msg):
+    # train's --on, sweep expansion and cards build Composition directly, not through parse: one check serves all
+    for build in (lambda: Composition(target, inters, kind), lambda: Composition.parse(text)):
+        with pytest.raises(ConfigError, match=msg) as e:
+            build()
+        assert "once" in e.value.fix
+
+
+def test_composition_for_refuses_before_any_work():
+    from modxfer.training import composition_for
+
+    with pytest.raises(ConfigError, match="intermediate of itself"):
+        composition_for("xnli", ["xnli"])
+    with pytest.raises(ConfigError, match="same adapter twice"):
+        composition_for("xnli", ["mnli", "mnli"], fuse=True)

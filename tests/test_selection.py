@@ -4,14 +4,13 @@ and the report section, on hand-made rows and a hand-made run (tiny backbone for
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from modxfer.errors import ConfigError, DataError
-from modxfer.selection import (evaluate, ndcg_at_k, outcomes, random_ndcg_at_k, random_regret_at_k, regret_at_k,
-                               report_section, select)
+from modxfer.selection import (SAME_SOURCE_MARK, evaluate, ndcg_at_k, outcomes, random_ndcg_at_k,
+                               random_regret_at_k, regret_at_k, report_section, select)
 from modxfer.similarity import MeasureSettings, SimilarityMatrix
 from modxfer_cli.main import cli
 from modxfer_cli.select_cmd import select as select_cmd
@@ -68,6 +67,42 @@ def test_negative_outcomes_missing_values_and_scales():
         ndcg_at_k([1], [1.0], 0)
     with pytest.raises(ValueError, match="differ in length"):
         regret_at_k([1, 2], [1.0], 1)
+
+
+def test_many_rankings_at_once_equal_the_mean_over_every_tie_break():
+    """Each row may carry its own scores (a similarity replicate): the vectorised expectation over tie-breaks must
+    equal brute force over all orders of the tied candidates, row by row."""
+    import itertools
+
+    from modxfer.tasksim.ranking import expected_metrics
+
+    def brute(s, o, k, scale):
+        keep = ~np.isnan(o)
+        s, o = np.where(np.isnan(s[keep]), -np.inf, s[keep]), o[keep]
+        vals = []
+        for perm in itertools.permutations(range(len(o))):  # every order, kept when it respects the scores
+            order = list(perm)
+            if any(s[order[i]] < s[order[i + 1]] for i in range(len(order) - 1)):
+                continue
+            kk = min(k, len(o))
+            rel = o - o.min()
+            disc = 1 / np.log2(np.arange(2, kk + 2))
+            ideal = np.sort(rel)[::-1][:kk] @ disc
+            ndcg = rel[order[:kk]] @ disc / ideal if ideal > 0 else np.nan
+            loss = o.max() - o[order[:kk]].max()
+            vals.append((ndcg, 0.0 if loss == 0 else loss / scale * 100))
+        return np.mean(vals, axis=0)
+
+    gen = np.random.default_rng(0)
+    s = gen.integers(0, 3, (40, 5)).astype(float)  # few distinct values: ties everywhere
+    s[gen.random(s.shape) < 0.1] = np.nan
+    o = gen.integers(-2, 5, (40, 5)).astype(float)
+    o[gen.random(o.shape) < 0.15] = np.nan
+    scale = gen.uniform(5, 10, 40)
+    got = expected_metrics(s, o, [1, 2, 3], scale)
+    for b in range(40):
+        for i, k in enumerate((1, 2, 3)):
+            assert got[b, i] == pytest.approx(brute(s[b], o[b], k, scale[b]), nan_ok=True), (b, k)
 
 
 # ------------------------------------------------------------------------------------------ outcomes from rows
@@ -143,14 +178,14 @@ def test_evaluation_scores_good_and_bad_measures_next_to_random_and_oracle():
     assert r.loc[("oracle", 1), "regret"] == 0.0 and r.loc[("good", 1), "regret"] > 0
 
 
-def test_correlations_take_one_point_per_pair():
+def test_correlations_say_too_few_pairs_below_five():
     good = _matrix("good", {"mnli": 0.9, "snli": 0.8, "siqa": 0.5, "qqp": 0.1})
     ev = evaluate(_rows(), good, n_resamples=100)
     c = ev.correlations.set_index(["outcome", "target", "same_source"])
-    row = c.loc[("clean_gain", "all", "with")]
-    assert row["n"] == 4 and row["spearman"] == pytest.approx(1.0) and row["kendall"] == pytest.approx(1.0)
-    assert c.loc[("clean_gain", "all", "without"), "n"] == 3
-    assert set(ev.to_dict()) == {"confidence_level", "n_resamples", "table", "correlations"}
+    row = c.loc[("clean_gain", "xnli", "with")]  # one target: no pooled row
+    assert row["n"] == 4 and math.isnan(row["spearman"]) and row["reason"] == "too few pairs (4 < 5)"
+    assert c.loc[("clean_gain", "xnli", "without"), "n"] == 3 and "all" not in set(ev.correlations["target"])
+    assert set(ev.to_dict()) == {"confidence_level", "n_resamples", "table", "correlations", "excluded", "notes"}
 
 
 # ------------------------------------------------------------------------------------------ a run: select, report
@@ -198,7 +233,7 @@ def test_select_cli_prints_ranking_and_regret(run, data_dir):
     res = CliRunner().invoke(cli, ["select", "xnli", "--run", str(run), "--by", "lexical", "--examples", "16",
                                    "--resamples", "20"], terminal_width=200)
     assert res.exit_code == 0, res.output
-    assert "ranked by lexical" in res.output and "mnli †" in res.output
+    assert "ranked by lexical" in res.output and "mnli" in res.output
     assert "clean_gain: Regret@1" in res.output and "(random" in res.output
     bad = CliRunner().invoke(cli, ["select", "xnli", "--run", str(run), "--lang", "fr"])
     assert bad.exit_code == 2 and "language 'fr'" in bad.output and "Traceback" not in bad.output
@@ -206,15 +241,28 @@ def test_select_cli_prints_ranking_and_regret(run, data_dir):
     assert bad.exit_code == 2 and "did you mean xnli" in bad.output
 
 
+def test_select_cli_marks_same_source_pairs_with_the_section_mark(run, data_dir):
+    res = CliRunner().invoke(cli, ["select", "xnli", "--run", str(run), "--by", "format", "--examples", "16",
+                                   "--resamples", "0"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert f"mnli {SAME_SOURCE_MARK}" in res.output and "†" not in res.output
+
+
 def test_report_section_writes_tables_heatmaps_and_agreement(run, data_dir, tmp_path):
     out = tmp_path / "report"
     md, data = report_section(None, run, out, measures=["lexical", "format"], settings=FAST, data_dir=data_dir,
                               n_resamples=100)
     assert md.startswith("## Which similarity predicts transfer, and which predicts robustness")
-    for text in ("NDCG@1", "Regret@3 (%)", "Selection by clean gain", "Selection by robustness gain",
-                 "without † same-source pairs", "Per language family", "Agreement between measures",
-                 "![lexical](similarity_lexical.png)", "Correlation with the measured outcomes"):
+    for text in ("NDCG@1", "Regret@3 (% of best score)", "Selection by clean gain", "Selection by robustness gain",
+                 f"without {SAME_SOURCE_MARK} same-source pairs", "Per language family", "Per target",
+                 "Candidates per target: `xnli` 4 (3 without ‡)", "Agreement between measures",
+                 "![lexical](similarity_lexical.png)", "Correlation with the measured outcomes",
+                 "too few pairs (4 < 5)", "uncorrected and descriptive"):
         assert text in md, text
+    # † means "did not learn" everywhere in the study report: never a same-source pair here
+    assert md.count("†") == 1 and "(where † marks a model that did not learn)" in md
+    report_format = pytest.importorskip("modxfer.report_format")
+    assert SAME_SOURCE_MARK == report_format.SAME_SOURCE  # one mark for one meaning across the report
     assert (out / "similarity_lexical.png").stat().st_size > 5000 and (out / "similarity_format.png").is_file()
     assert set(data["measures"]) == {"lexical", "format"} and data["agreement"]["lexical"]["lexical"] == 1.0
     assert data["separation"]["format"]["all"]["max"] == 1.0

@@ -201,10 +201,10 @@ def test_hostile_or_broken_indexes_are_refused(trained, tmp_path):
     card_file.write_text(json.dumps(card))
     _rewrite(zoo, fix_sha)
     _rewrite(zoo, lambda es: [e.update(depends_on=[entry.name]) for e in es if e["name"] == entry.name])
-    with pytest.raises(DataError, match="cycle|not the artifacts its card was trained on"):
+    with pytest.raises(DataError, match="depends_on names the entry itself"):
         Z.install(entry.name, zoo, store=tmp_path / "store")
     _rewrite(zoo, lambda es: es[0]["files"].update({"adapter/pytorch_model.bin": "0" * 64}))
-    with pytest.raises(DataError, match="not safetensors"):
+    with pytest.raises(DataError, match=r"files lists \['adapter/pytorch_model.bin'\], which is not safetensors"):
         Z.read_index(zoo)
 
 
@@ -434,7 +434,8 @@ def test_issue13_install_reverifies_an_existing_copy(published, tmp_path):
         art.find(target.path.parents[1], "xnli", target.key)
     args = ["zoo", "install", entry.name, "--zoo", str(zoo), "--store", str(target.path.parents[1])]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(modxfer.backbone, "load_backbone", lambda name: FakeBackbone())
+        # No backbone: the fakes' weights are not loadable adapters, so only the files and cards are checked.
+        mp.setattr(modxfer.backbone, "load_backbone", lambda name: None)
         res = CliRunner().invoke(cli, args)
         assert res.exit_code == 2 and "--force" in res.output and "Traceback" not in res.output, res.output
         res = CliRunner().invoke(cli, args + ["--force"])

@@ -52,7 +52,8 @@ def get_lexicon(lang: str | None) -> dict[str, str] | None:
 def load_lexicon(path: str | Path) -> dict[str, str]:
     p = Path(path)
     if not p.is_file():
-        raise ModxferError(f"codeswitch lexicon file {p} does not exist", _HOW_TO)
+        raise ModxferError(f"codeswitch lexicon {p} " + ("is a folder; a lexicon is a file" if p.is_dir()
+                                                          else "does not exist"), _HOW_TO)
     pairs: dict[str, str] = {}
     from ..io import read_text
 

@@ -152,3 +152,21 @@ def describe(spec: str | NoiseSpec, lang: str | None = None) -> str:
     """What the setting does, including any fallback taken for `lang`."""
     spec = parse_spec(spec)
     return f"{spec}: {build(spec).describe(lang)}"
+
+
+# Settings whose output depends on the text's language (keyboard: the layout). codeswitch checks its own through the
+# lexicon it needs; the others ignore the language.
+_READS_LANGUAGE = ("keyboard",)
+
+
+def check_language(spec: str | NoiseSpec, lang: str | None) -> None:
+    """Refuse a language code the language table does not know, for settings that read it, instead of silently
+    falling back as for a language with no layout (a typo such as `xx` would otherwise pass unnoticed).
+
+    Raises:
+        UnknownLanguageError: ``lang`` is not a known code or name.
+    """
+    if lang is not None and parse_spec(spec).name in _READS_LANGUAGE:
+        from ..languages import get
+
+        get(lang)

@@ -43,8 +43,14 @@ class Bundle:
 
 
 def is_bundle(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is meant as a bundle (its run.json, no sweep.db): ``read_bundle`` then names what is wrong
+    with it, a missing results.parquet included."""
     p = Path(path)
-    return (p / META).is_file() and (p / RESULTS).is_file() and not (p / "sweep.db").exists()
+    return (p / META).is_file() and not (p / "sweep.db").exists()
+
+
+def _whole_bundle(path: Path) -> bool:
+    return is_bundle(path) and (path / RESULTS).is_file()
 
 
 def read_run(run_dir: str | os.PathLike) -> dict:
@@ -70,7 +76,7 @@ def _check_writable(out: Path, run_dir: Path) -> None:
     if out_r == run_r or run_r.is_relative_to(out_r):
         raise ConfigError(f"the bundle folder {out} would replace the run {run_dir}",
                           "pass -o with a new folder outside the run (default: RUN_DIR/results)")
-    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_bundle(out))):
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or _whole_bundle(out))):
         raise ConfigError(f"{out} exists and does not hold a results bundle",
                           "pass -o with a new folder (or one written by `modxfer sweep export --format bundle`)")
 
@@ -135,14 +141,24 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
 
 
 def read_bundle(path: str | os.PathLike) -> Bundle:
-    """The bundle in ``path``, its parquet checked against the recorded sha256 first."""
+    """The bundle in ``path``, its parquet checked against the recorded sha256 first, then every file against the
+    bundle's schema (``bundle_schema``).
+
+    Raises:
+        DataError: a file is missing, damaged, changed since it was written, or not shaped as a bundle's.
+    """
     import pandas as pd
 
     from ..io import read_json, sha256_file
     from ..tasksim.matrix import SimilarityMatrix
+    from .bundle_schema import check_meta, check_results
 
     path = Path(path)
     fix = "write it again with `modxfer sweep export RUN_DIR --format bundle -o FOLDER`"
+    missing = [name for name in (META, RESULTS) if not (path / name).is_file()]
+    if missing:
+        raise DataError(f"{path} is a results bundle without its {' and '.join(missing)}",
+                        "copy the whole bundle folder (results.parquet and run.json), or " + fix)
     meta = read_json(path / META, fix)
     card = meta.get("card") if isinstance(meta, dict) else None
     if not isinstance(card, dict) or card.get("kind") != KIND:
@@ -155,18 +171,25 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     if card.get("version") != VERSION:
         raise DataError(f"{path / META}: bundle version {card.get('version')!r}, this modxfer reads {VERSION}",
                         "use the modxfer version that wrote it, or " + fix)
+    check_meta(meta, path / META, fix)
     digest = sha256_file(path / RESULTS)
     if digest != card.get("results_sha256"):
         raise DataError(f"{path / RESULTS} does not match the sha256 in {META} (changed or damaged)", fix)
     try:
         df = pd.read_parquet(path / RESULTS)
-        df["outcomes"] = [None if o is None else json.loads(o) for o in df["outcomes"]]
     except (ValueError, OSError, KeyError, TypeError) as e:
         raise DataError(f"{path / RESULTS} cannot be read as a results table ({str(e)[:120]})", fix) from None
-    try:
-        sims = {m: SimilarityMatrix.from_dict(d) for m, d in (meta.get("similarity") or {}).items()}
-    except (KeyError, TypeError, ValueError) as e:
-        raise DataError(f"{path / META}: a similarity matrix is malformed ({str(e)[:120]})", fix) from None
+    df = check_results(df, path / RESULTS, fix)
+    sims = {}
+    for measure, d in meta["similarity"].items():
+        try:
+            sims[measure] = SimilarityMatrix.from_dict(d)
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"{path / META}: similarity.{measure} is malformed ({str(e)[:120]})", fix) from None
+        reps = sims[measure].replicates
+        if reps is not None and (reps.ndim != 3 or reps.shape[1:] != sims[measure].values.shape):
+            raise DataError(f"{path / META}: similarity.{measure}.replicates has shape {reps.shape}, not "
+                            f"(resamples, {', '.join(map(str, sims[measure].values.shape))})", fix)
     return Bundle(path=path, name=str(card.get("run_name", path.name)), config=meta.get("config") or {},
                   counts=meta.get("counts") or {}, artifacts=meta.get("artifacts") or [], results=df,
                   results_sha256=digest, similarity=sims, backbone=card.get("backbone") or {}, card=card)

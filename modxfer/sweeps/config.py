@@ -91,7 +91,7 @@ class SweepConfig:
     batch_size: int = 16
     learning_rate: float | None = None
     max_length: int = 128
-    trunk_layers: int | None = None  # None: the backbone's default; checked against the backbone when it loads
+    trunk_layers: int | None = None  # None: the backbone's default; checked against its depth by prepare.check_training
     # Full fine-tuning (STILTs) costs several adapters' worth per example: its own examples/epochs/learning_rate.
     full_budget: dict = field(default_factory=dict)
     # Intermediate adapters are trained once per seed and reused under every stack and fusion: their own budget.
@@ -103,6 +103,7 @@ class SweepConfig:
     resources: dict = field(default_factory=lambda: {"train": {"num_cpus": 1, "num_gpus": 0},
                                                      "eval": {"num_cpus": 1, "num_gpus": 0}})
     raw: dict = field(default_factory=dict, compare=False)
+    source: str = field(default="config", compare=False)  # the file's name, for messages about checks made later
 
     def target(self, task: str) -> Target:
         return next(t for t in self.targets if t.task == task)
@@ -297,7 +298,7 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
         output=output, artifacts=artifacts, data_dir=Path(root).resolve(), adapter=adapter, batch_size=batch_size,
         learning_rate=lr, max_length=max_length, trunk_layers=trunk_layers, full_budget=full_budget,
         intermediate_budget=intermediate_budget, target_budget=target_budget,
-        resources=_resources(raw, where), raw=raw,
+        resources=_resources(raw, where), raw=raw, source=where,
     )
 
 
@@ -399,7 +400,7 @@ def _writable_folder(path: Path, key: str, where: str) -> None:
 
 def _trunk_layers(raw: dict, training: dict, where: str) -> int | None:
     """``trunk_layers`` at the top level or under ``training`` (not both): an int >= 0, or absent/null for the
-    backbone's default. Its upper bound is the backbone's depth, checked when the backbone loads."""
+    backbone's default. Its upper bound is the backbone's depth, checked by ``prepare.check_training``."""
     if raw.get("trunk_layers") is not None and training.get("trunk_layers") is not None:
         raise ConfigError(f"{where}: trunk_layers is set both at the top level and under training",
                           "set it in one place")
@@ -553,15 +554,20 @@ def _compositions(value: Any, intermediates: tuple[str, ...], targets: tuple[Tar
                                   f"intermediates has {len(intermediates)}: {', '.join(intermediates)}",
                                   "add another intermediate task, or remove 'fusion'")
             for t in names:
-                if text == "target":
-                    add(Composition(t))
-                elif text == "stack":
-                    for i in intermediates:
-                        add(Composition(t, (i,), "stack"))
-                elif text == "fusion":
-                    add(Composition(t, intermediates, "fusion"))
-                else:
-                    add(Composition(t, (), "full"))
+                try:
+                    if text == "target":
+                        add(Composition(t))
+                    elif text == "stack":
+                        for i in intermediates:
+                            add(Composition(t, (i,), "stack"))
+                    elif text == "fusion":
+                        add(Composition(t, intermediates, "fusion"))
+                    else:
+                        add(Composition(t, (), "full"))
+                except ModxferError as e:  # e.g. `stack` with intermediates [xnli] and target xnli: xnli>xnli
+                    raise ConfigError(f"{where}: compositions: {e.problem}",
+                                      f"remove {t} from intermediates, or list compositions for the other targets "
+                                      "explicitly (e.g. \"xnli>xcopa\")") from None
             continue
         if text not in names and all(ch not in text for ch in ">:(*"):
             close = difflib.get_close_matches(text, [*KINDS, *names], n=2, cutoff=0.6)

@@ -8,7 +8,6 @@ marked blocked. Only this driver writes the store.
 from __future__ import annotations
 
 import json
-
 import time
 from dataclasses import dataclass
 
@@ -17,8 +16,8 @@ import yaml
 from .. import __version__
 from .config import SweepConfig
 from .executors import make_executor
-from .keys import assign_keys
-from .plan import Plan, build_plan, cell_costs
+from .plan import Plan, cell_costs
+from .prepare import prepare
 from .progress import SweepProgress
 from .store import RunLock, Store
 from .worker import runner_settings
@@ -42,13 +41,13 @@ class RunSummary:
 def run_sweep(config: SweepConfig, *, executor: str = "local", address: str | None = None,
               retry_failed: bool = False, quiet: bool = False, console=None) -> RunSummary:
     t0 = time.time()
-    plan = build_plan(config)
+    # Everything that can fail on the config or the data runs before the folder is touched: a refused config
+    # leaves no run directory (or the previous run's, unchanged) behind.
+    prep = prepare(config)
+    plan, keys = prep.plan, prep.keys
+    specs = {keys[c.id]: _spec(c, prep.artifacts) for c in plan.cells}
+    costs = {keys[cid]: sec for cid, (_, sec) in cell_costs(plan).items()}
     with RunLock(config.output), Store(config.output, create=True) as store:
-        keys, artifacts = assign_keys(plan)
-        if len(set(keys.values())) != len(keys):
-            raise AssertionError("two cells of one plan share a key")
-        specs = {keys[c.id]: _spec(c, artifacts) for c in plan.cells}
-        costs = {keys[cid]: sec for cid, (_, sec) in cell_costs(plan).items()}
         _sync(store, plan, keys, specs, costs, config)
         store.reopen(retry_failed=retry_failed)
         return _schedule(store, plan, keys, specs, costs, config, executor, address, quiet, console, t0)

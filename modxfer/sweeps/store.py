@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import socket
 import sqlite3
 import time
+import urllib.parse
 import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import ModxferError
+from ..io import cannot_write, ensure_dir
 
 DB_NAME = "sweep.db"
 LOCK_NAME = "sweep.lock"
@@ -80,32 +83,70 @@ CREATE TABLE IF NOT EXISTS artifacts (
 """
 
 
+def _reading(method):
+    """Damage found while reading (a page overwritten after the store was opened) is a user error too."""
+    @functools.wraps(method)
+    def read(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise _store_error(self.path, e) from None
+    return read
+
+
 class Store:
+    """A run's database. ``create=True`` (the sweep runner) makes it if missing; without it (status, export,
+    results, report) the file must already be a modxfer run store, and it is opened read-only: a reader never
+    changes the file, works on a read-only mount, and refuses a damaged or unrelated file with a user error.
+    A write on a store opened without ``create`` (``transaction``) first reopens it read-write.
+    """
+
     def __init__(self, run_dir: str | os.PathLike, *, create: bool = False):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
+        self.readonly = not create
         if not self.path.is_file():
             if not create:
                 raise ModxferError(f"{self.run_dir} is not a sweep run directory (no {DB_NAME})",
                                    "pass the output directory of `modxfer sweep run` (the config's `output`)")
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ensure_dir(self.run_dir)
+        with self._sqlite_errors():
+            if create:
+                self._open_writable(check=True)
+                self._create_schema()
+            else:
+                self.db = _connect_readonly(self.path)
+                _check_schema(self.db, self.path)
+
+    def _open_writable(self, *, check: bool = False) -> None:
         # Autocommit mode: every write below opens its own explicit transaction.
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        self.readonly = False
+        if check and _tables(self.db):  # before the WAL switch below, which rewrites the file's header
+            _check_schema(self.db, self.path)  # an existing file: a store of ours, never someone else's database
         self.db.execute("PRAGMA journal_mode=WAL")  # readers (status, export) never block the running sweep
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
+
+    def _create_schema(self) -> None:
         with self.transaction():
             # executescript() would commit on its own; the statements contain no ';' of their own.
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
-                    self.db.execute(statement)
-            row = self.db.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise ModxferError(f"{self.path} has schema version {row[0]}; this modxfer reads {SCHEMA_VERSION}",
-                                   "use the modxfer version that created the run, or start a new output directory")
+                    self.db.execute(statement)  # IF NOT EXISTS: adds tables newer than the store (row_details)
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @contextlib.contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, ModxferError) as e:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self.db.close()
+            if isinstance(e, ModxferError):
+                raise
+            raise _store_error(self.path, e) from None
 
     def close(self) -> None:
         self.db.close()
@@ -118,6 +159,10 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            self.db.close()
+            with self._sqlite_errors():
+                self._open_writable()
         # IMMEDIATE takes the write lock up front, so a transaction never fails half way on a busy database.
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -147,6 +192,7 @@ class Store:
             for name, value in meta.items():
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
+    @_reading
     def meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
         return row[0] if row else None
@@ -210,10 +256,12 @@ class Store:
 
     # -------------------------------------------------------------------------------------------- reading
 
+    @_reading
     def cells(self) -> list[sqlite3.Row]:
         """The current plan's cells, in run order."""
         return self.db.execute("SELECT c.* FROM plan p JOIN cells c ON c.key = p.key ORDER BY p.ord").fetchall()
 
+    @_reading
     def counts(self) -> dict[str, dict[str, int]]:
         """kind -> status -> number of cells in the current plan."""
         out = {k: dict.fromkeys(STATUSES, 0) for k in ("train", "eval")}
@@ -222,19 +270,24 @@ class Store:
             out[kind][status] = n
         return out
 
+    @_reading
     def results(self) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT r.* FROM plan p JOIN results r ON r.cell = p.key JOIN cells c ON c.key = p.key "
             "WHERE c.status = 'done' ORDER BY p.ord, r.lang, r.noise").fetchall()
 
+    @_reading
     def details(self) -> list[sqlite3.Row]:
         """(cell, lang, noise, outcomes, noise_rate, noise_words_rate) of finished cells of the current plan, with
         outcomes unpacked to a dict (None where the row has none)."""
+        if self.readonly and "row_details" not in _tables(self.db):
+            return []  # a run from before details were kept, opened read-only: nothing created the table
         rows = self.db.execute(
             "SELECT d.* FROM plan p JOIN row_details d ON d.cell = p.key JOIN cells c ON c.key = p.key "
             "WHERE c.status = 'done' ORDER BY p.ord, d.lang, d.noise").fetchall()
         return [{**dict(r), "outcomes": _unpack(r["outcomes"])} for r in rows]
 
+    @_reading
     def artifacts(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT a.* FROM plan p JOIN artifacts a ON a.cell = p.key ORDER BY p.ord").fetchall()
 
@@ -257,6 +310,95 @@ def _unpack(blob: bytes | None) -> dict | None:
 
 def _rate(v) -> float | None:
     return None if v is None else float(v)
+
+
+# ------------------------------------------------------------------------------------------ opening checks
+_NOT_A_STORE_FIX = ("pass the output directory of `modxfer sweep run`; if this was one and its database is damaged, "
+                    "run the sweep into a new output directory (trained artifacts in the store are reused)")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection: no journal, schema or WAL-mode change ever reaches the file."""
+    uri = "file:" + urllib.parse.quote(str(path.absolute()), safe="/")
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database on a read-only mount cannot get its -shm file; nobody can be writing there, so reading
+        # the file as immutable is safe. A -wal file left beside it holds commits that immutable would skip.
+        db.close()
+        if not _read_only_mount(path.parent) or path.with_name(path.name + "-wal").exists():
+            raise
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=60, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _read_only_mount(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+@functools.lru_cache(maxsize=1)
+def _expected_columns() -> dict[str, frozenset[str]]:
+    """Table -> columns of the current schema, read from ``_SCHEMA`` itself so the check never drifts from it."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        return {t: frozenset(r[1] for r in db.execute(f"PRAGMA table_info({t})")) for t in _tables(db)}
+    finally:
+        db.close()
+
+
+OPTIONAL_TABLES = frozenset({"row_details"})  # added after the first release; older runs lack it
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse anything but a modxfer run store of this schema version (raises ModxferError)."""
+    tables = _tables(db)
+    if not tables:
+        raise ModxferError(f"{path} is not a modxfer run store: it is an empty database", _NOT_A_STORE_FIX)
+    expected = _expected_columns()
+    missing = sorted(set(expected) - tables - OPTIONAL_TABLES)
+    if missing:
+        raise ModxferError(f"{path} is not a modxfer run store: it has no {', '.join(missing)} table"
+                           f"{'s' if len(missing) > 1 else ''}", _NOT_A_STORE_FIX)
+    for table in sorted(set(expected) & tables):
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if lacking := sorted(expected[table] - have):
+            raise ModxferError(f"{path} is not a modxfer run store: its {table} table lacks the column(s) "
+                               f"{', '.join(lacking)}", _NOT_A_STORE_FIX)
+    row = db.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+    if row is None:
+        raise ModxferError(f"{path} is not a modxfer run store: it records no schema version", _NOT_A_STORE_FIX)
+    if row[0] != str(SCHEMA_VERSION):
+        raise _version_error(path, row[0])
+
+
+def _version_error(path: Path, version) -> ModxferError:
+    return ModxferError(f"{path} has schema version {str(version)[:40]}; this modxfer reads {SCHEMA_VERSION}",
+                        "use the modxfer version that created the run, or start a new output directory")
+
+
+def _store_error(path: Path, e: sqlite3.Error) -> ModxferError:
+    reason = str(e) or type(e).__name__
+    if isinstance(e, sqlite3.OperationalError) and "unable to open" in reason:
+        return ModxferError(f"cannot open the run store {path}: {reason}",
+                            "check that the file and its folder can be read (and written, to run the sweep)")
+    if isinstance(e, sqlite3.OperationalError) and ("readonly" in reason or "read-only" in reason):
+        return ModxferError(f"cannot write the run store {path}: {reason}", "choose a writable output directory")
+    if isinstance(e, sqlite3.OperationalError) and "locked" in reason:
+        return ModxferError(f"the run store {path} stayed locked by another process: {reason}",
+                            "wait for the other modxfer process to finish, then retry")
+    return ModxferError(f"{path} is not (or no longer) a modxfer run store: {reason}", _NOT_A_STORE_FIX)
 
 
 def lock_holder(run_dir: str | os.PathLike) -> str | None:
@@ -285,8 +427,11 @@ class RunLock:
         self.fd: int | None = None
 
     def __enter__(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        ensure_dir(self.path.parent)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise cannot_write(self.path, e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -33,26 +33,46 @@ PROFILE_FILE = "modxfer-profile.json"
 Loader = Callable[[Path, str], list[dict]]
 
 
-def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Where task data lives: the argument, ``MODXFER_DATA_DIR``, ``./data``, ``../shared/data``, or the cache."""
+def resolve_data_dir(explicit: str | os.PathLike | None = None, *, must_exist: bool = True) -> Path:
+    """Where task data lives: the argument, ``MODXFER_DATA_DIR``, ``./data``, ``../shared/data``, or the cache.
+
+    Raises:
+        DataError: the argument or ``MODXFER_DATA_DIR`` names a missing folder, or (with ``must_exist``) no folder
+            was found at all. ``must_exist=False`` returns the cache folder instead: where ``data fetch`` writes.
+    """
     if explicit is not None:
         p = Path(explicit).expanduser()
         if not p.is_dir():
-            raise DataError(f"data directory {p} does not exist", "pass an existing folder or unset it")
+            raise DataError(f"data directory {p} " + ("is a file, not a folder" if p.exists() else "does not exist"),
+                            "pass an existing folder holding the task data (e.g. ../shared/data)")
         return p
     env = os.environ.get("MODXFER_DATA_DIR")
     if env:
         p = Path(env).expanduser()
         if not p.is_dir():
+            what = "a file, not a folder" if p.exists() else "a missing folder"
             raise DataError(
-                f"MODXFER_DATA_DIR={env} is not a directory",
-                "point MODXFER_DATA_DIR at the folder holding the task data (e.g. ../shared/data)",
+                f"the MODXFER_DATA_DIR environment variable points to {what}: {env}",
+                "point MODXFER_DATA_DIR at the folder holding the task data (e.g. ../shared/data), or unset it",
             )
         return p
-    for p in (Path("data"), Path("..") / "shared" / "data"):
+    for p in _SEARCHED:
         if (p / "README.md").is_file() or (p / "xnli").is_dir():
             return p
-    return cache_dir() / "data"
+    cached = cache_dir() / "data"
+    if cached.is_dir() or not must_exist:
+        return cached
+    looked = ["--data-dir / data_dir (not given)", "MODXFER_DATA_DIR (not set)",
+              *(os.path.normpath(Path.cwd() / p) for p in _SEARCHED),
+              f"{cached} (the cache, where `modxfer data fetch` writes)"]
+    raise DataError("no task data directory found; looked at: " + "; ".join(looked),
+                    "pass --data-dir FOLDER (data_dir= in Python), or set MODXFER_DATA_DIR to the folder holding the "
+                    "task data (e.g. the project's ../shared/data)")
+
+
+# Searched in the working folder when neither an argument nor MODXFER_DATA_DIR names the data (a checkout's data/,
+# or the shared data folder next to the project when run from its root).
+_SEARCHED = (Path("data"), Path("..") / "shared" / "data")
 
 
 def data_profile(data_dir: str | os.PathLike | None = None) -> str:

@@ -1,16 +1,23 @@
-"""The tables behind :func:`modxfer.selection.evaluate`, and the one-call ``select`` for one target."""
+"""The selection table behind :func:`modxfer.selection.evaluate`: NDCG@k and Regret@k per measure, outcome, target,
+scope and same-source choice, with bootstrap intervals (see :mod:`modxfer.tasksim.replicates` for what a replicate
+resamples)."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
 from .matrix import SimilarityMatrix, same_source
+from .ranking import expected_metrics
+from .replicates import cycle, similarity_replicates
 from .stats import percentile_interval, rng_for
+
+COLUMNS = ["measure", "outcome", "target", "scope_kind", "scope", "same_source", "k", "ndcg", "ndcg_low",
+           "ndcg_high", "ndcg_note", "regret", "regret_low", "regret_high", "regret_note", "candidates", "languages",
+           "targets", "resampled"]
 
 
 def records(df) -> list[dict]:
@@ -23,40 +30,11 @@ def _scores(measure: str, matrices: Mapping[str, SimilarityMatrix], target: str,
     """The measure's similarity of each candidate to ``target``; None where the matrix lacks the target."""
     if measure == "random":
         return np.zeros(len(cands))
-    if measure == "oracle":
-        return None  # the outcomes themselves, set per resample
     m = matrices[measure]
     if target not in m.targets:
         return None
     j = m.targets.index(target)
     return np.array([m.values[m.intermediates.index(a), j] if a in m.intermediates else np.nan for a in cands])
-
-
-def _metrics(scores, O: np.ndarray, levels: np.ndarray, ks) -> np.ndarray:
-    """(B, len(ks), 2) NDCG@k and Regret@k of ``scores`` (None: the oracle) against outcome rows ``O`` (B, C)."""
-    from ..selection import _Ranking, ndcg_at_k, regret_at_k
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows without any level: NaN scale
-        scale = np.nanmax(levels, axis=1)
-    if scores is None:  # the oracle ranks by the outcomes themselves: NDCG 1 (undefined if all equal), regret 0
-        flat = np.nanmax(O, 1) == np.nanmin(O, 1)
-        return np.stack([np.stack([np.where(flat, np.nan, 1.0), np.zeros(len(O))], -1) for _ in ks], 1)
-    if np.isnan(O).any():  # a candidate without an outcome in some resample: score each row on its own
-        return np.array([[(ndcg_at_k(scores, o, k), regret_at_k(scores, o, k, scale=sc)) for k in ks]
-                         for o, sc in zip(O, scale)])
-    r = _Ranking(np.asarray(scores, dtype=float))
-    return np.stack([np.stack([r.ndcg(O, k), r.regret(O, k, scale)], -1) for k in ks], 1)
-
-
-def _scope_rows(scores, V, Lv, ks, idx):
-    """Point metrics and (B, len(ks), 2) replicates for one scope: V, Lv are candidates x languages."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate missing in every resampled language: NaN
-        point = _metrics(scores, np.nanmean(V, 1)[None], np.nanmean(Lv, 1)[None], ks)[0]
-        if idx is None:
-            return point, None
-        return point, _metrics(scores, np.nanmean(V[:, idx], 2).T, np.nanmean(Lv[:, idx], 2).T, ks)
 
 
 def _scopes(part) -> list[tuple[str, str, list[str]]]:
@@ -67,263 +45,178 @@ def _scopes(part) -> list[tuple[str, str, list[str]]]:
             + [("lang", l, [l]) for l in langs])
 
 
-def selection_table(outs, matrices: Mapping[str, SimilarityMatrix], ks, n_resamples: int, seed: int, level: float):
+def _means(V: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(B, C): per replicate b, the candidates' mean over the languages ``idx[b]`` of ``V`` ((B or 1), C, L)."""
+    b = np.arange(len(idx))[:, None, None] if len(V) > 1 else np.zeros((1, 1, 1), dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate missing in every drawn language: NaN
+        return np.nanmean(V[b, np.arange(V.shape[1])[None, :, None], idx[:, None, :]], axis=2)
+
+
+def _scale(levels: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without any level: NaN scale
+        return np.nanmax(levels, axis=1)
+
+
+class _Outcome:
+    """One (outcome, target): point values and replicates as candidates x languages arrays."""
+
+    def __init__(self, part, outcome, target, reps, n_resamples):
+        V = part.pivot_table(index="intermediate", columns="lang", values="value", aggfunc="mean")
+        L = part.pivot_table(index="intermediate", columns="lang", values="level", aggfunc="mean")
+        L = L.loc[V.index, V.columns]
+        self.cands, self.langs = list(V.index), list(V.columns)
+        self.V, self.L = V.to_numpy(float), L.to_numpy(float)
+        self.key, self.B = (outcome, target), n_resamples
+        self.Vr = self.Lr = None
+        found = [(c, l, reps[(outcome, target, a, lang)]) for c, a in enumerate(self.cands)
+                 for l, lang in enumerate(self.langs) if (outcome, target, a, lang) in reps]
+        if found and n_resamples >= 2:  # cells without replicates keep their point value in every replicate
+            self.Vr = np.broadcast_to(self.V, (n_resamples, *self.V.shape)).copy()
+            self.Lr = np.broadcast_to(self.L, (n_resamples, *self.L.shape)).copy()
+            for c, l, (v, lv) in found:
+                self.Vr[:, c, l], self.Lr[:, c, l] = cycle(v, n_resamples), cycle(lv, n_resamples)
+
+    def arrays(self, cands, langs):
+        """Points (C, L) and replicates (B, C, L) of values and levels; replicates None when none exist."""
+        ci = [self.cands.index(a) for a in cands]
+        li = [self.langs.index(lang) for lang in langs]
+        grid = np.ix_(ci, li)
+        if self.Vr is None:
+            return self.V[grid], self.L[grid], None, None
+        return self.V[grid], self.L[grid], self.Vr[:, ci][:, :, li], self.Lr[:, ci][:, :, li]
+
+
+def selection_table(outs, matrices: Mapping[str, SimilarityMatrix], ks, n_resamples: int, seed: int, level: float,
+                    reps: dict | None = None):
     import pandas as pd
 
-    from ..selection import PSEUDO
-
-    rows, reps_by = [], {}
-    measures = [*matrices, *PSEUDO]
+    rows, by_target = [], {}
+    B = max(int(n_resamples), 0)
     for (outcome, target), part in outs.groupby(["outcome", "target"], sort=False):
         if not any(target in m.targets for m in matrices.values()):
             continue  # no measure has this target (no training inputs): random and oracle alone would skew the means
-        V_all = part.pivot_table(index="intermediate", columns="lang", values="value", aggfunc="mean")
-        L_all = part.pivot_table(index="intermediate", columns="lang", values="level", aggfunc="mean")
+        data = _Outcome(part, outcome, target, reps or {}, B)
         for ss in ("with", "without"):
-            cands = [a for a in V_all.index if a != target and not (ss == "without" and same_source(a, target))]
-            if len(cands) < 2:
-                continue
-            for kind, scope, langs in _scopes(part):
-                V, Lv = V_all.loc[cands, langs].to_numpy(float), L_all.loc[cands, langs].to_numpy(float)
-                idx = None
-                if len(langs) >= 2 and n_resamples >= 2:
-                    rng = rng_for(seed, "languages", outcome, target, ss, scope)
-                    idx = rng.integers(0, len(langs), size=(n_resamples, len(langs)))
-                for measure in measures:
-                    scores = _scores(measure, matrices, target, cands)
-                    if scores is None and measure != "oracle":
-                        continue
-                    point, reps = _scope_rows(scores, V, Lv, ks, idx)
-                    reps_by[(measure, outcome, ss, kind, scope, target)] = (point, reps)
-                    rows += _rows(measure, outcome, target, ss, kind, scope, ks, point, reps, level,
-                                  len(cands), len(langs))
-    rows += _mean_rows(reps_by, ks, level, n_resamples)
-    cols = ["measure", "outcome", "target", "scope_kind", "scope", "same_source", "k", "ndcg", "ndcg_low",
-            "ndcg_high", "regret", "regret_low", "regret_high", "candidates", "languages", "targets"]
-    return pd.DataFrame(rows, columns=cols)
+            cands = [a for a in data.cands if a != target and not (ss == "without" and same_source(a, target))]
+            if len(cands) >= 2:
+                rows += _scored(data, matrices, cands, _scopes(part), ks, B, seed, ss, level, by_target)
+    rows += _mean_rows(by_target, ks, level)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _rows(measure, outcome, target, ss, kind, scope, ks, point, reps, level, n_cands, n_langs, n_targets=1):
-    ci = percentile_interval(reps, level) if reps is not None else None
-    out = []
-    for i, k in enumerate(ks):
-        out.append({"measure": measure, "outcome": outcome, "target": target, "scope_kind": kind, "scope": scope,
-                    "same_source": ss, "k": k, "ndcg": point[i, 0], "regret": point[i, 1],
-                    "ndcg_low": ci.low[i, 0] if ci else math.nan, "ndcg_high": ci.high[i, 0] if ci else math.nan,
-                    "regret_low": ci.low[i, 1] if ci else math.nan, "regret_high": ci.high[i, 1] if ci else math.nan,
-                    "candidates": n_cands, "languages": n_langs, "targets": n_targets})
-    return out
+def _scope_outcomes(data, cands, langs, B, rng):
+    """Point outcomes (C,) and Regret scale; (B, C) replicated outcomes and (B,) scales (None when B < 2), and
+    whether the outcomes' own replicates went into them."""
+    V, Lv, Vr, Lr = data.arrays(cands, langs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate without any value here: NaN
+        point_o, point_s = np.nanmean(V, 1), _scale(np.nanmean(Lv, 1)[None])[0]
+    if B < 2:
+        return point_o, point_s, None, None, False
+    idx = rng.integers(0, len(langs), size=(B, len(langs)))
+    return (point_o, point_s, _means(Vr if Vr is not None else V[None], idx),
+            _scale(_means(Lr if Lr is not None else Lv[None], idx)), Vr is not None)
 
 
-def _mean_rows(reps_by, ks, level, n_resamples):
-    """Mean over targets per (measure, outcome, same-source, scope); each target's languages resampled apart."""
-    groups: dict[tuple, list] = {}
-    for (measure, outcome, ss, kind, scope, target), pr in reps_by.items():
-        if kind != "lang":
-            groups.setdefault((measure, outcome, ss, kind, scope), []).append(pr)
-    rows = []
-    for (measure, outcome, ss, kind, scope), prs in groups.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            point = np.nanmean([p for p, _ in prs], axis=0)
-            any_reps = any(r is not None for _, r in prs)
-            reps = (np.nanmean([r if r is not None else np.broadcast_to(p, (n_resamples, *p.shape))
-                                for p, r in prs], axis=0) if any_reps else None)
-        rows += _rows(measure, outcome, "mean", ss, kind, scope, ks, point, reps, level, math.nan, math.nan, len(prs))
+def _scored(data, matrices, cands, scopes, ks, B, seed, ss, level, by_target) -> list[dict]:
+    """Every measure (and random, oracle) in every scope of one (outcome, target, same-source choice), all rankings
+    scored in one call: (scopes x measures x replicates) rows of candidates."""
+    from ..selection import PSEUDO
+
+    outcome, target = data.key
+    sims = {m: similarity_replicates(matrices[m], target, cands, B) if B >= 2 else None for m in matrices}
+    measures = [m for m in [*matrices, *PSEUDO] if m == "oracle" or _scores(m, matrices, target, cands) is not None]
+    pts_s, pts_o, pts_sc, bs_s, bs_o, bs_sc, keys = [], [], [], [], [], [], []
+    for kind, scope, langs in scopes:
+        rng = rng_for(seed, "languages", outcome, target, ss, scope)
+        po, ps, ro, rs, with_reps = _scope_outcomes(data, cands, langs, B, rng)
+        for m in measures:
+            scores = po if m == "oracle" else _scores(m, matrices, target, cands)
+            sim_r = sims.get(m)
+            # one language, no replicates of anything: nothing to resample, no interval (as before replicates)
+            boot = ro is not None and (len(langs) >= 2 or with_reps or sim_r is not None)
+            pts_s.append(scores), pts_o.append(po), pts_sc.append(ps)
+            if boot:
+                fixed = np.broadcast_to(scores, ro.shape)
+                bs_s.append(ro if m == "oracle" else (sim_r if sim_r is not None else fixed))
+                bs_o.append(ro), bs_sc.append(rs)
+            what = _resampled(len(langs), with_reps, sim_r is not None) if boot else "none"
+            keys.append((kind, scope, len(langs), m, boot, what))
+    points = expected_metrics(np.stack(pts_s), np.stack(pts_o), ks, np.array(pts_sc))
+    boots = (expected_metrics(np.concatenate(bs_s), np.concatenate(bs_o), ks, np.concatenate(bs_sc)).reshape(
+        len(bs_s), B, len(ks), 2) if bs_s else None)
+    cis = percentile_interval(boots, level, axis=1) if boots is not None else None
+    rows, b = [], 0
+    for (kind, scope, n_langs, m, has_boot, what), point, po in zip(keys, points, pts_o):
+        n_cands = int(np.isfinite(po).sum())
+        notes = _vacuous(ks, n_cands)
+        boot, ci = (boots[b], (cis.low[b], cis.high[b])) if has_boot else (None, None)
+        b += has_boot
+        point, boot = _blank(point, boot, notes)
+        ci = None if ci is None else tuple(_blank(c, None, notes)[0] for c in ci)
+        by_target[(m, outcome, ss, kind, scope, target)] = (point, boot, notes, what)
+        rows += _rows(m, outcome, target, ss, kind, scope, ks, point, ci, notes, n_cands, n_langs, 1, what)
     return rows
 
 
-# ------------------------------------------------------------------------------------------ correlations
-def _rank(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(x, axis=-1)
-
-
-def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    x = x - x.mean(-1, keepdims=True)
-    y = y - y.mean(-1, keepdims=True)
-    with np.errstate(all="ignore"):
-        return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
+def _resampled(n_langs: int, outcomes: bool, similarity: bool) -> str:
+    parts = (["languages"] if n_langs >= 2 else []) + (["examples"] if outcomes else []) + (
+        ["similarity inputs"] if similarity else [])
+    return ", ".join(parts) or "none"
 
 
-def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Kendall's tau-b per row (B, n), from all pairs at once."""
-    sx = np.sign(x[..., :, None] - x[..., None, :])
-    sy = np.sign(y[..., :, None] - y[..., None, :])
-    with np.errstate(all="ignore"):
-        return (sx * sy).sum((-1, -2)) / np.sqrt((sx * sx).sum((-1, -2)) * (sy * sy).sum((-1, -2)))
+def _vacuous(ks, n_cands) -> list[tuple[str | None, str | None]]:
+    from ..selection import vacuous
+
+    return [(vacuous("ndcg", k, n_cands), vacuous("regret", k, n_cands)) for k in ks]
 
 
-def _correlation(x, y, n_resamples, rng, level) -> dict:
-    from scipy.stats import kendalltau, spearmanr
-
-    n = len(x)
-    out = {"n": n}
-    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return out | {k: math.nan for k in ("spearman", "spearman_p", "spearman_low", "spearman_high", "kendall",
-                                            "kendall_p", "kendall_low", "kendall_high")}
-    sp, kt = spearmanr(x, y), kendalltau(x, y)
-    out |= {"spearman": float(sp.statistic), "spearman_p": float(sp.pvalue), "kendall": float(kt.statistic),
-            "kendall_p": float(kt.pvalue)}
-    if n_resamples >= 2:
-        idx = rng.integers(0, n, size=(n_resamples, n))
-        xb, yb = x[idx], y[idx]
-        ci_s = percentile_interval(_pearson_rows(_rank(xb), _rank(yb)), level)
-        ci_k = percentile_interval(_kendall_rows(xb, yb), level)
-        out |= {"spearman_low": float(ci_s.low), "spearman_high": float(ci_s.high),
-                "kendall_low": float(ci_k.low), "kendall_high": float(ci_k.high)}
-    return out
+def _blank(point, boot, notes):
+    """NaN where the metric is vacuous at k (``notes``), in the point and in every replicate."""
+    mask = np.array([[n is not None for n in pair] for pair in notes])
+    if mask.any():
+        point = np.where(mask, np.nan, point)
+        boot = None if boot is None else np.where(mask[None], np.nan, boot)
+    return point, boot
 
 
-def correlation_table(outs, matrices: Mapping[str, SimilarityMatrix], n_resamples: int, seed: int, level: float):
-    """Spearman and Kendall between a measure and an outcome: one point per (intermediate, target) pair."""
-    import pandas as pd
+def _rows(measure, outcome, target, ss, kind, scope, ks, point, ci, notes, n_cands, n_langs, n_targets, resampled):
+    """One row per k; ``ci`` is (low, high) arrays shaped like ``point`` (len(ks), 2), or None."""
+    nan = np.full(point.shape, np.nan)
+    low, high = ci if ci is not None else (nan, nan)
+    return [{"measure": measure, "outcome": outcome, "target": target, "scope_kind": kind, "scope": scope,
+             "same_source": ss, "k": k, "ndcg": point[i, 0], "ndcg_low": low[i, 0], "ndcg_high": high[i, 0],
+             "ndcg_note": notes[i][0], "regret": point[i, 1], "regret_low": low[i, 1], "regret_high": high[i, 1],
+             "regret_note": notes[i][1], "candidates": n_cands, "languages": n_langs, "targets": n_targets,
+             "resampled": resampled} for i, k in enumerate(ks)]
 
-    avg = outs.groupby(["outcome", "target", "intermediate"], sort=False)["value"].mean()
+
+def _mean_rows(by_target, ks, level):
+    """Mean over targets per (measure, outcome, same-source, scope); each target's replicates drawn apart. Where a
+    metric is vacuous for one target the mean is undefined too: it would silently be a mean over fewer targets."""
+    groups: dict[tuple, list] = {}
+    for (measure, outcome, ss, kind, scope, target), entry in by_target.items():
+        if kind != "lang":
+            groups.setdefault((measure, outcome, ss, kind, scope), []).append((target, entry))
     rows = []
-    for measure, m in matrices.items():
-        for outcome in dict.fromkeys(outs["outcome"]):
-            pts = [(t, a, m[(a, t)], v) for (o, t, a), v in avg.items()
-                   if o == outcome and a in m.intermediates and t in m.targets and a != t]
-            for ss in ("with", "without"):
-                sel = [p for p in pts if not (ss == "without" and same_source(p[1], p[0]))]
-                for target in ["all", *dict.fromkeys(p[0] for p in sel)]:
-                    sub = [p for p in sel if target == "all" or p[0] == target]
-                    x = np.array([p[2] for p in sub], dtype=float)
-                    y = np.array([p[3] for p in sub], dtype=float)
-                    ok = np.isfinite(x) & np.isfinite(y)
-                    rng = rng_for(seed, "correlation", measure, outcome, ss, target)
-                    rows.append({"measure": measure, "outcome": outcome, "target": target, "same_source": ss,
-                                 **_correlation(x[ok], y[ok], n_resamples, rng, level)})
-    return pd.DataFrame(rows)
-
-
-def agreement(matrices: Mapping[str, SimilarityMatrix], *, exclude_same_source: bool = False):
-    """Spearman's rho between every two measures over the (intermediate, target) pairs both have (self pairs out)."""
-    import pandas as pd
-    from scipy.stats import spearmanr
-
-    names = list(matrices)
-    out = pd.DataFrame(np.nan, index=names, columns=names)
-    for a in names:
-        for b in names:
-            ma, mb = matrices[a], matrices[b]
-            pairs = [(i, t) for i in ma.intermediates for t in ma.targets
-                     if i != t and i in mb.intermediates and t in mb.targets
-                     and not (exclude_same_source and same_source(i, t))]
-            x = np.array([ma[p] for p in pairs])
-            y = np.array([mb[p] for p in pairs])
-            ok = np.isfinite(x) & np.isfinite(y)
-            if ok.sum() >= 3 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:
-                out.loc[a, b] = float(spearmanr(x[ok], y[ok]).statistic)
-    return out
-
-
-# ------------------------------------------------------------------------------------------ one target
-@dataclass(frozen=True)
-class Selection:
-    """Intermediates ranked for one target by one measure; with a run, their measured outcomes and the ranking's
-    NDCG@k / Regret@k (and a random ranking's) per outcome."""
-
-    target: str
-    measure: str
-    lang: str | None
-    ranking: tuple[dict, ...]
-    scores: dict = field(default_factory=dict)
-    matrix: SimilarityMatrix | None = field(default=None, repr=False)
-
-    @property
-    def best(self) -> str | None:
-        return self.ranking[0]["intermediate"] if self.ranking else None
-
-    def to_pandas(self):
-        import pandas as pd
-
-        return pd.DataFrame(list(self.ranking))
-
-
-def select(target: str, *, by: str = "textemb", lang: str | None = None, run=None,
-           intermediates: Sequence[str] | None = None, exclude_same_source: bool = False, kind: str = "stack",
-           base=None, settings=None, data_dir=None, store=None, train=None, ks: Sequence[int] = (1, 3)) -> Selection:
-    """Rank intermediates for ``target`` by similarity ``by``; with ``run`` (a sweep's folder), also what each
-    measurably did for the target (in ``lang``, or averaged over the run's languages) and the ranking's regret.
-
-    Raises:
-        DataError: the run has no single-intermediate compositions for the target, or not in ``lang``.
-        ConfigError, UnknownTaskError: bad measure or task names.
-    """
-    from .. import similarity as S
-    from ..errors import DataError
-    from ..selection import outcomes as outcome_table
-    from ..tasks import get_task
-
-    target = get_task(target).name
-    outs, ctx = None, {}
-    if run is not None:
-        from .runinfo import run_context
-
-        ctx = run_context(run)
-        outs = outcome_table(ctx["results"], kind=kind, include_english=lang is not None)  # asked for by name
-        outs = outs[outs["target"] == target]
-        if outs.empty:
-            raise DataError(f"run {run} has no {kind} composition with one intermediate for target {target!r}",
-                            f"pick a target the run composes intermediates for ({_targets(ctx['results'])})")
-        if lang is not None:
-            if lang not in set(outs["lang"]):
-                raise DataError(f"run {run} has no {target} results in language {lang!r}",
-                                f"pick one of: {', '.join(sorted(set(outs['lang'])))}")
-            outs = outs[outs["lang"] == lang]
-    cands = list(intermediates) if intermediates else (
-        list(dict.fromkeys(outs["intermediate"])) if outs is not None else _offline_intermediates(data_dir))
-    cands = [get_task(a).name for a in cands if get_task(a).name != target]
-    m = S.compute(by, cands, [target], base=base or ctx.get("base", "embedded"), settings=settings,
-                  data_dir=data_dir or ctx.get("data_dir"), store=store or ctx.get("store"),
-                  train=train or ctx.get("train"), lang=lang if by.startswith("cka") else None)
-    return _selection(m, target, by, lang, outs, exclude_same_source, ks)
-
-
-def _selection(m, target, by, lang, outs, exclude_same_source, ks) -> Selection:
-    from ..selection import ndcg_at_k, random_ndcg_at_k, random_regret_at_k, regret_at_k
-
-    low, high = m.confidence_interval()
-    se = m.se
-    j = m.targets.index(target)
-    measured = (outs.groupby(["outcome", "intermediate"])[["value", "level"]].mean() if outs is not None else None)
-    ranking = []
-    for a, v in m.ranking(target, exclude_same_source=exclude_same_source):
-        i = m.intermediates.index(a)
-        row = {"intermediate": a, "similarity": v, "se": float(se[i, j]), "low": float(low[i, j]),
-               "high": float(high[i, j]), "same_source": same_source(a, target)}
-        if measured is not None:
-            for o in ("clean_gain", "noisy_score", "robustness_gain"):
-                row[o] = float(measured.loc[(o, a), "value"]) if (o, a) in measured.index else math.nan
-        ranking.append(row)
-    scores = {}
-    if measured is not None:
-        for o in dict.fromkeys(outs["outcome"]):
-            sub = [r for r in ranking if not math.isnan(r[o])]
-            if len(sub) < 2:
-                continue
-            s = np.array([r["similarity"] for r in sub])
-            v = np.array([r[o] for r in sub])
-            scale = float(np.nanmax([measured.loc[(o, r["intermediate"]), "level"] for r in sub]))
-            scores[o] = {f"{name}@{k}": fn(k) for k in ks for name, fn in (
-                ("ndcg", lambda k: ndcg_at_k(s, v, k)), ("regret", lambda k: regret_at_k(s, v, k, scale=scale)),
-                ("random_ndcg", lambda k: random_ndcg_at_k(v, k)),
-                ("random_regret", lambda k: random_regret_at_k(v, k, scale=scale)))}
-    return Selection(target, by, lang, tuple(ranking), scores, m)
-
-
-def _targets(results) -> str:
-    import pandas as pd
-
-    df = results if isinstance(results, pd.DataFrame) else pd.DataFrame(list(results))
-    return ", ".join(sorted(set(df["task"]))) if "task" in df else "none"
-
-
-def _offline_intermediates(data_dir) -> list[str]:
-    from ..tasks import list_tasks
-
-    return [t.name for t in list_tasks("intermediate") if "train" in t.splits and not t.needs_hub
-            and t.available(data_dir)]
+    for (measure, outcome, ss, kind, scope), items in groups.items():
+        points = [e[0] for _, e in items]
+        boots = [e[1] for _, e in items]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            point = np.nanmean(points, axis=0)
+            boot = None
+            if any(b is not None for b in boots):
+                n = next(len(b) for b in boots if b is not None)
+                boot = np.nanmean([b if b is not None else np.broadcast_to(p, (n, *p.shape))
+                                   for p, b in zip(points, boots)], axis=0)
+        notes = [tuple("; ".join(f"{t}: {e[2][i][j]}" for t, e in items if e[2][i][j]) or None for j in range(2))
+                 for i in range(len(ks))]
+        point, boot = _blank(point, boot, notes)
+        what = "; ".join(f"{t}: {e[3]}" for t, e in items)
+        ci = None if boot is None else percentile_interval(boot, level)
+        rows += _rows(measure, outcome, "mean", ss, kind, scope, ks, point, ci, notes, math.nan, math.nan,
+                      len(items), what)
+    return rows

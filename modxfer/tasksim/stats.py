@@ -34,18 +34,30 @@ def resample_weights(n: int, n_resamples: int, rng: np.random.Generator) -> np.n
 
 
 def percentile_interval(replicates: np.ndarray, confidence_level: float = 0.95, axis: int = 0) -> ConfidenceInterval:
-    """Percentile interval over ``axis``; NaN replicates (undefined statistics) are ignored."""
+    """Percentile interval over ``axis`` (numpy's default linear interpolation); NaN replicates (undefined
+    statistics) are ignored, and a column with none defined gives NaN."""
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level}")
     alpha = (1 - confidence_level) / 2
-    with np.errstate(all="ignore"):
-        import warnings
+    r = np.moveaxis(np.asarray(replicates, dtype=float), axis, 0)
+    if not np.isnan(r).any():
+        low, high = np.quantile(r, [alpha, 1 - alpha], axis=0)
+        return ConfidenceInterval(low, high)
+    # np.nanquantile loops over columns in Python (apply_along_axis): sorting once puts NaN last, so each column's
+    # defined values are its first n entries and the quantile is an interpolation between two of them.
+    s = np.sort(r, axis=0)
+    n = (~np.isnan(r)).sum(0)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, which is the answer
-            low = np.nanquantile(replicates, alpha, axis=axis)
-            high = np.nanquantile(replicates, 1 - alpha, axis=axis)
-    return ConfidenceInterval(low, high)
+    def q(p):
+        pos = p * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        a = np.take_along_axis(s, lo[None], 0)[0]
+        b = np.take_along_axis(s, hi[None], 0)[0]
+        with np.errstate(invalid="ignore"):
+            return np.where(n > 0, a + (b - a) * (pos - lo), np.nan)
+    low, high = q(alpha), q(1 - alpha)
+    return ConfidenceInterval(low[()] if low.ndim == 0 else low, high[()] if high.ndim == 0 else high)
 
 
 def standard_error(replicates: np.ndarray, axis: int = 0) -> np.ndarray:

@@ -1,0 +1,110 @@
+"""What enters the report's family of tests, and how the report marks what does not: same-source pairs, models that
+did not learn, noise that changed nothing, models near chance, correlations that cannot reach significance, and the
+MDE at the corrected level. Synthetic per-example outcomes with known accuracies (paired through a shared latent
+difficulty per example), B = 200 to stay fast."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modxfer import hypotheses as H
+from modxfer import stats as S
+from modxfer.analysis import analyse
+from outcome_rows import XNLI_SIMS, outcome_rows as _rows, xnli_rows as _xnli
+
+B = 200
+
+
+@pytest.fixture(scope="module")
+def six_pairs():
+    return analyse(_xnli(), XNLI_SIMS, n_resamples=B)
+
+
+def test_same_source_pairs_are_marked_and_correlations_are_tested_with_and_without_them(six_pairs):
+    a = six_pairs
+    gains = a.table[(a.table["measure"] == "gain") & (a.table["level"] == "zero-shot")].set_index("composition")
+    assert gains.loc["mnli>xnli", "same_source"] and not gains.loc["qqp>xnli", "same_source"]
+    c = a.correlations.set_index(["task", "measure", "noise", "same_source"])
+    with_, without = c.loc[("xnli", "gain", "clean", "with")], c.loc[("xnli", "gain", "clean", "without")]
+    assert with_["n_pairs"] == 6 and without["n_pairs"] == 5 and "mnli>xnli" not in without["pairs"]
+    assert with_["same_source_pairs"] == without["same_source_pairs"] == "mnli>xnli"
+    # Both subsets are hypotheses of the family: each has a corrected p-value.
+    t = a.tests[(a.tests["kind"] == "correlation") & (a.tests["noise"] == "clean")]
+    assert set(t["same_source"]) == {"with", "without"} and t["p_adjusted"].notna().all()
+    assert any("same-source ‡ pairs left out" in w for w in t["what"])
+    inter = a.interactions
+    assert set(inter.loc[inter["measure"] == "gain", "same_source"]) == {"with", "without"}
+
+
+def test_models_that_did_not_learn_are_left_out_of_correlations_and_interactions():
+    a = analyse(_xnli(competence={"snli>xnli": "not learned"}), XNLI_SIMS, n_resamples=B)
+    c = a.correlations.set_index(["task", "measure", "noise", "same_source"]).loc[("xnli", "gain", "clean", "with")]
+    assert c["n_pairs"] == 5 and "snli>xnli" not in c["pairs"] and c["not_learned"] == "snli>xnli"
+    i = a.interactions.set_index(["task", "measure", "noise", "same_source"]).loc[("xnli", "gain", "clean", "with")]
+    assert i["not_learned"] == "snli>xnli"
+
+
+def test_noise_that_changed_nothing_is_not_tested_for_robustness_either():
+    acc = {"xnli": {"clean": 0.55, "homoglyph:0.1": None}, "mnli>xnli": {"clean": 0.7, "homoglyph:0.1": None}}
+    a = analyse(_rows(acc, rates={"homoglyph:0.1": 0.0}), {("mnli", "xnli"): 0.9}, n_resamples=B)
+    rg = a.table[(a.table["measure"] == "robustness_gain") & (a.table["level"] == "zero-shot")].iloc[0]
+    assert rg["changed_nothing"] and rg["estimate"] == 0.0 and rg["se"] == 0.0
+    assert math.isnan(rg["mde"])  # an SE of 0 says nothing about power: no MDE, not "0.0"
+    t = a.tests.set_index("what")
+    assert t.loc["mnli>xnli vs xnli: robustness gain under homoglyph:0.1", "excluded"] == H.CHANGED_NOTHING
+    assert t.loc["xnli: degradation under homoglyph:0.1", "excluded"] == H.CHANGED_NOTHING
+    assert pd.isna(t.loc["mnli>xnli vs xnli: clean gain", "excluded"])
+    assert a.settings["tests"] == 1  # only the clean gain counts in Holm's m
+
+
+def test_comparisons_with_a_model_near_chance_are_not_tested_for_degradation():
+    rows = _xnli(extra={"csqa>xnli": {"clean": 1 / 3, "typo:0.1": 0.3}})
+    a = analyse(rows, {**XNLI_SIMS, ("csqa", "xnli"): 0.1}, n_resamples=B)
+    score = a.table[(a.table["measure"] == "score") & (a.table["noise"] == "clean") & (a.table["level"] == "zero-shot")]
+    assert score.set_index("composition").loc["csqa>xnli", "near_chance"]
+    t = a.tests.set_index("what")
+    assert t.loc["csqa>xnli vs xnli: robustness gain under typo:0.1", "excluded"].startswith("csqa>xnli is near chance")
+    assert t.loc["csqa>xnli: degradation under typo:0.1", "excluded"].startswith("csqa>xnli is near chance")
+    assert pd.isna(t.loc["csqa>xnli vs xnli: clean gain", "excluded"])  # a gain from chance is still a gain
+    rg = a.table[(a.table["measure"] == "robustness_gain") & (a.table["composition"] == "csqa>xnli")]
+    assert rg["near_chance"].all()
+
+
+def test_mde_is_reported_at_the_corrected_level_too(six_pairs):
+    a = six_pairs
+    m = a.settings["tests"]
+    assert m == int(a.tests["p_adjusted"].notna().sum())
+    assert a.settings["mde_alpha_corrected"] == pytest.approx(0.05 / m)
+    r = a.tests[a.tests["kind"] == "gain"].iloc[0]
+    assert r["mde"] == pytest.approx(S.mde_multiplier(0.05) * r["se"])
+    assert r["mde_corrected"] == pytest.approx(S.mde_multiplier(0.05 / m) * r["se"]) and r["mde_corrected"] > r["mde"]
+
+
+def test_a_correlation_that_cannot_reach_significance_is_not_counted():
+    # Pooled over two targets with 3 and 2 pairs: 3! x 2! = 12 orderings, so p >= 2/12 whatever the data.
+    sims = {("anli", "xnli"): 0.8, ("qqp", "xnli"): 0.5, ("siqa", "xnli"): 0.3, ("qqp", "xcopa"): 0.4,
+            ("siqa", "xcopa"): 0.7}
+    rows = _rows({"xnli": {"clean": 0.55}, **{f"{i}>xnli": {"clean": 0.6} for i in ("anli", "qqp", "siqa")}})
+    rows += _rows({"xcopa": {"clean": 0.6}, **{f"{i}>xcopa": {"clean": 0.62} for i in ("qqp", "siqa")}},
+                  task="xcopa", langs=("id", "et"))
+    a = analyse(rows, sims, n_resamples=B)
+    c = a.correlations.set_index("task").loc["all targets"]
+    assert c["n_pairs"] == 5 and c["min_pvalue"] == pytest.approx(2 / 12)
+    assert c["reason"] == "too few pairs (smallest attainable p = 0.167)"
+    t = a.tests[a.tests["kind"] == "correlation"]
+    assert t["p_adjusted"].isna().all() and (t["excluded"].str.startswith("too few pairs")).all()
+
+
+def test_smallest_attainable_permutation_pvalue():
+    x = [0.9, 0.5, 0.1, 0.8, 0.4]
+    assert S.correlation(x, [3, 2, 1, 5, 4], groups=list("aaabb")).min_pvalue == pytest.approx(2 / 12)
+    assert S.correlation(x + [0.2], [1, 2, 3, 4, 5, 6]).min_pvalue == pytest.approx(2 / 720)
+    big = S.correlation(np.arange(9.0), np.arange(9.0), n_permutations=999)
+    assert not big.exact and big.min_pvalue == pytest.approx(1 / 1000)
+
+
+def test_estimates_without_variation_have_no_mde():
+    e = S.Estimate(0.0, np.zeros(100))
+    assert e.standard_error == 0.0 and math.isnan(e.minimum_detectable_effect())
+    assert pd.isna(S.Estimate(1.0).minimum_detectable_effect())
