@@ -66,8 +66,13 @@ def select(target: str, *, by: str = "textemb", lang: str | None = None, run=Non
         outs = outcome_table(ctx["results"], kind=kind, include_english=lang is not None)  # asked for by name
         outs = outs[outs["target"] == target]
         if outs.empty:
-            why = f"; {len(skipped)} left out because a model did not learn" if skipped else ""
-            raise DataError(f"run {run} has no {kind} composition with one intermediate for target {target!r}{why}",
+            if skipped:  # the target is there, but nothing it measured may be used: say which model to fix
+                why = "; ".join(f"`{e['composition']}`: {e['reason']}" for e in skipped)
+                raise DataError(f"run {run} has {len(skipped)} {kind} composition(s) with one intermediate for target "
+                                f"{target!r}, all left out because a model did not learn ({why})",
+                                "retrain the models that did not learn with a larger budget (their cards say by how "
+                                "much they missed the floor), or use a backbone on which the task learns")
+            raise DataError(f"run {run} has no {kind} composition with one intermediate for target {target!r}",
                             f"pick a target the run composes intermediates for ({_targets(ctx['results'])})")
         if lang is not None:
             if lang not in set(outs["lang"]):
