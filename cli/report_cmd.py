@@ -67,7 +67,7 @@ def report(run_dir, out, similarity_examples, resamples, seed, correction, data_
 def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, lang, store, train_examples,
                train_epochs, json_path, data_dir):
     """Task similarity matrices (intermediates x targets) from English training inputs, with bootstrap
-    uncertainty. Pairs whose data share a source (mnli/xnli, ...) are marked with a dagger."""
+    uncertainty. Pairs whose data share a source (mnli/xnli, ...) are marked ‡ (as in the report, where † marks a model that did not learn)."""
     from modxfer.io import atomic_write_json, check_writable
     from modxfer.similarity import MEASURES, TRAINING_FREE, MeasureSettings, check_request, compute
 
@@ -102,7 +102,7 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
         sep = mat.separation(exclude_same_source=True)
         if sep:
             ratio = "inf" if sep["ratio"] == float("inf") else f"{sep['ratio']:.1f}"
-            click.echo(f"{m}: most vs least similar pair without †: {sep['max']:.3f} ({'/'.join(sep['max_pair'])}) "
+            click.echo(f"{m}: most vs least similar pair without ‡: {sep['max']:.3f} ({'/'.join(sep['max_pair'])}) "
                        f"vs {sep['min']:.3f} ({'/'.join(sep['min_pair'])}), {ratio} x the larger bootstrap SE")
     if json_path:
         atomic_write_json(json_path, out)
@@ -115,14 +115,14 @@ def _matrix_table(mat, ci: bool):
     n = mat.card.get("examples")
     lang = f", probes in {mat.lang}" if mat.lang else ""
     t = Table(title=f"{mat.measure}, {n} inputs per task{lang}",
-              caption="† same data source; " + ("95% CI" if ci else "± bootstrap SE"))
+              caption="‡ same data source; " + ("95% CI" if ci else "± bootstrap SE"))
     t.add_column("")
     for b in mat.targets:
         t.add_column(b, justify="right")
     for i, a in enumerate(mat.intermediates):
         cells = []
         for j in range(len(mat.targets)):
-            v = f"{mat.values[i, j]:.3f}{'†' if mask[i, j] else ''}"
+            v = f"{mat.values[i, j]:.3f}{'‡' if mask[i, j] else ''}"
             if se[i, j] > 0:
                 v += f"\n[{low[i, j]:.3f}, {high[i, j]:.3f}]" if ci else f"\n±{se[i, j]:.3f}"
             cells.append(v)

@@ -140,11 +140,10 @@ def floor_of(comp: dict | None) -> tuple[float, str] | None:
 
 
 def verdict(card: dict) -> str:
-    """'learned', 'near chance' or 'unknown': unknown for cards written before competence was recorded, and for
-    F1 records written before floors, whose 'learned' only said the score was above 0."""
+    """'learned', 'near chance' or 'unknown' (cards written before competence was recorded). An F1 record written
+    before floors was judged against 0; its flag is kept, as `sweep status` and the report keep it, and
+    :func:`floor_of` says the floor was chance: retrain with ``--force`` to check it against the trivial predictor."""
     comp = card.get("competence")
     if not comp or not isinstance(comp.get("learned"), bool):
-        return "unknown"
-    if "floor" not in comp and comp.get("metric") == "f1" and not comp.get("chance"):
         return "unknown"
     return "learned" if comp["learned"] else "near chance"

@@ -121,9 +121,11 @@ class Host:
 
         try:
             yield
-        except (KeyboardInterrupt, SystemExit, ModxferError):
+        except (KeyboardInterrupt, SystemExit, ModxferError, MemoryError):
             raise
         except BaseException as e:  # size mismatch, unreadable safetensors, bad config; pyo3 panics included
+            if "out of memory" in str(e).lower():  # the machine's limit, not the artifact's fault
+                raise
             try:
                 undo()
             except Exception:  # noqa: BLE001 - the load error is the one to report

@@ -129,15 +129,26 @@ def _qa(kind: str, preds: Any, refs: Any, lang: str | None) -> dict:
 # ------------------------------------------------------------------------------------------------ reading back
 def check(outcomes: Mapping) -> dict:
     """Validate a stored record (it is read back from a run database); returns it as a plain dict."""
-    if not isinstance(outcomes, Mapping) or outcomes.get("metric") not in FIELDS:
-        raise DataError("malformed per-example outcomes (no known metric kind)",
-                        "rerun the evaluation cell with this modxfer version")
-    n = len(outcomes.get("ids", ()))
-    for f in FIELDS[outcomes["metric"]]:
-        if len(outcomes.get(f, ())) != n:
-            raise DataError(f"malformed per-example outcomes: {f!r} has {len(outcomes.get(f, ()))} values for {n} ids",
-                            "rerun the evaluation cell with this modxfer version")
+    fix = "rerun the evaluation cell with this modxfer version"
+    metric = outcomes.get("metric") if isinstance(outcomes, Mapping) else None
+    if not isinstance(metric, str) or metric not in FIELDS:
+        raise DataError("malformed per-example outcomes (no known metric kind)", fix)
+    ids = outcomes.get("ids", [])
+    if not isinstance(ids, list):
+        raise DataError("malformed per-example outcomes: 'ids' is not a list", fix)
+    n = len(ids)
+    for f in FIELDS[metric]:
+        values = outcomes.get(f, [])
+        if not isinstance(values, list) or len(values) != n:
+            size = len(values) if isinstance(values, list) else "no list of"
+            raise DataError(f"malformed per-example outcomes: {f!r} has {size} values for {n} ids", fix)
+        if not all(_finite_number(v) for v in values):
+            raise DataError(f"malformed per-example outcomes: {f!r} holds a value that is not a finite number", fix)
     return dict(outcomes)
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def quantities(outcomes: Mapping) -> np.ndarray:

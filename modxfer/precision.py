@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, ModxferError
 from .io import atomic_write_text, cache_dir
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -47,7 +47,7 @@ def cpu_choice() -> dict:
              "bf16_seconds": round(bf16, 5) if bf16 else None, "shape": list(_BENCH_SHAPE)}
     try:
         atomic_write_text(memo, json.dumps(found, indent=1))
-    except OSError:
+    except (OSError, ModxferError):  # the memo only saves a re-timing: a full or read-only cache must not stop a run
         pass
     return found
 

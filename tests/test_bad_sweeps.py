@@ -93,6 +93,20 @@ def test_plan_of_a_known_hub_backbone_not_yet_downloaded_checks_its_depth(tmp_pa
     _refused(CliRunner().invoke(cli, ["sweep", "plan", str(path)]), "has 12 layers")
 
 
+def test_plan_never_loads_a_known_hub_backbone_that_is_not_here(tmp_path, data_dir, monkeypatch):
+    # Online, loading it would download gigabytes of weights for a command that runs nothing.
+    from modxfer.sweeps import prepare
+
+    def loads(config):
+        raise AssertionError(f"sweep plan loaded {config.backbone}")
+
+    monkeypatch.setattr(prepare, "_backbone_layers", loads)
+    monkeypatch.setattr(prepare, "_on_this_machine", lambda name: False)
+    path, _ = _config(tmp_path, "xlm-roberta-large", {})
+    res = CliRunner().invoke(cli, ["sweep", "plan", str(path)])
+    assert res.exit_code == 0 and "known depth of 24 layers" in res.output, res.output
+
+
 # ------------------------------------------------------------------------------------------------ bundles
 
 

@@ -148,7 +148,10 @@ def test_cards_without_floors_still_load_everywhere():
         out = io.StringIO()
         _print_competence(Console(file=out, width=200), [dict(art, status="not learned")] if comp else [])
         assert "panx#1" in out.getvalue() or comp is None
-    # an F1 card from before floors was judged against 0: its "learned" is no evidence
-    assert C.verdict({"competence": OLD_F1}) == "unknown" and C.verdict({"competence": OLD_ACC}) == "near chance"
+    # an F1 card from before floors was judged against 0: its flag is kept (as sweep status keeps it) and its floor
+    # is reported as the chance it was judged against
+    assert C.verdict({"competence": OLD_F1}) == ("learned" if OLD_F1["learned"] else "near chance")
+    assert C.verdict({"competence": OLD_ACC}) == "near chance"
+    assert competence_status({"competence": OLD_F1}) == ("learned" if OLD_F1["learned"] else "not learned")
     assert C.floor_of(OLD_F1) == (0.0, "chance (recorded before floors)") and C.floor_of(None) is None
     assert C.floor_of(new) == (new["floor"], new["floor_method"]) and C.verdict({"competence": new}) == "learned"

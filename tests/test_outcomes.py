@@ -115,3 +115,13 @@ def test_align_pairs_records_by_example_id():
 def test_chance_levels():
     assert O.chance("xnli") == pytest.approx(100 / 3) and O.chance("xcopa") == 50.0
     assert O.chance("tatoeba", n=200) == 0.5 and O.chance("panx") == 0.0 and O.chance("mlqa") == 0.0
+
+
+@pytest.mark.parametrize("record", [{"metric": [1]}, {"metric": "accuracy", "ids": 5},
+                                    {"metric": "accuracy", "ids": ["a"], "correct": ["x"]},
+                                    {"metric": "accuracy", "ids": ["a"], "correct": [float("nan")]},
+                                    {"metric": "accuracy", "ids": ["a"], "correct": 1}, [1, 2]])
+def test_malformed_stored_outcomes_are_a_data_error_not_a_crash(record):
+    # records come back from run databases and results bundles, which come from outside
+    with pytest.raises(DataError, match="malformed per-example outcomes"):
+        O.check(record)

@@ -208,8 +208,8 @@ def test_cli_prints_the_matrix_with_intervals_and_marks_same_source(tiny_base, d
                                    "--json", str(out)], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "textemb, 16 inputs per task" in res.output and "format, 16 inputs" in res.output
-    assert "†" in res.output and "[" in res.output  # mnli/xnli marked; intervals printed
-    assert "textemb: most vs least similar pair without †: " in res.output
+    assert "‡" in res.output and "†" not in res.output and "[" in res.output  # mnli/xnli marked; intervals printed
+    assert "textemb: most vs least similar pair without ‡: " in res.output
     saved = json.loads(out.read_text())
     assert saved["textemb"]["intermediates"] == ["mnli", "siqa"] and saved["textemb"]["targets"] == ["xnli", "xcopa"]
     bad = CliRunner().invoke(cli, ["similarity", "mnli", "tatoeba", "--base", tiny_base, "--examples", "16"])

@@ -185,6 +185,8 @@ def _outcomes(value, row: int, file: Path, fix: str) -> dict | None:
         return O.check(record)
     except ValueError as e:
         raise DataError(f"{where} is not valid JSON ({str(e)[:80]})", fix) from None
+    except RecursionError:
+        raise DataError(f"{where} is nested too deeply to be per-example outcomes", fix) from None
     except DataError as e:
         raise DataError(f"{where}: {e.problem}", fix) from None
 

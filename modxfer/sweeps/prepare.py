@@ -53,6 +53,10 @@ def check_for_plan(config: SweepConfig, sizes: str = "data") -> tuple[Plan, list
     plan = build_plan(config)
     warnings = []
     try:
+        # `sweep plan` runs nothing: a known Hub backbone not on this machine is checked at its known depth rather
+        # than downloaded (loading it would fetch gigabytes of weights to read one number)
+        if config.backbone in KNOWN_BACKBONES and not _on_this_machine(config.backbone):
+            raise ConfigError(f"backbone {config.backbone!r} is not on this machine", "")
         layers = _backbone_layers(config)
     except ConfigError:
         if config.backbone not in KNOWN_BACKBONES:
@@ -97,6 +101,21 @@ def check_training(config: SweepConfig, plan: Plan | None = None, layers: int | 
         raise ConfigError(f"{where}: training.adapter: {e.problem} (trunk_layers {trunk}{which})",
                           f"set trunk_layers: 0 with this adapter, or use {_TRUNK_ADAPTERS}") from None
     return trunk
+
+
+def _on_this_machine(name: str) -> bool:
+    """A local model folder, the embedded model, or a Hub id already in the local Hugging Face cache."""
+    from pathlib import Path
+
+    if name == "embedded" or Path(name).is_dir():
+        return True
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(name, local_files_only=True, allow_patterns=["config.json"])
+        return True
+    except Exception:  # noqa: BLE001 - not cached, or no such id: either way not here
+        return False
 
 
 def _backbone_layers(config: SweepConfig) -> int:
