@@ -31,7 +31,7 @@ def run_variant(variant: str, examples: int, batch_size: int, base: str) -> dict
     import torch
 
     from modxfer.composition import Composition
-    from modxfer.training import TrainSettings, _build, _fit, TrainingPlan, _seed_everything
+    from modxfer.training import TrainingPlan, TrainSettings, _fit, _seed_everything, _Session
 
     rows = _rows(examples)
     if variant.startswith("modxfer"):
@@ -40,12 +40,13 @@ def run_variant(variant: str, examples: int, batch_size: int, base: str) -> dict
         settings = TrainSettings(base=base, examples=examples, batch_size=batch_size, epochs=1.0, precision=precision)
         plan = TrainingPlan(comp, settings, None, None)
         _seed_everything(0)
-        model, head, trainable = _build(plan, [])
+        session = _Session(plan, [])
         t0 = time.perf_counter()
-        stats = _fit(model, plan, head, progress=False)
+        stats = _fit(session, plan, progress=False)  # includes the trunk's one pass, as a first epoch does
         seconds = time.perf_counter() - t0
+        session.discard()
         return {"variant": variant, "precision": plan.precision, "steps": stats["steps"], "seconds": seconds,
-                "examples_per_s": stats["steps"] * batch_size / seconds, "trainable": trainable,
+                "examples_per_s": stats["steps"] * batch_size / seconds, "trainable": session.trainable,
                 "tokens_per_step": stats["train_tokens"] / stats["steps"]}
     # The recipe from the adapters documentation: AdapterTrainer, fixed padding, fp32.
     from adapters import AdapterTrainer, AutoAdapterModel
