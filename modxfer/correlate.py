@@ -7,7 +7,7 @@ Two kinds of pair are kept out or reported apart, because they would answer a di
   share training data, so their high similarity measures shared data rather than alike tasks, and one such pair can
   carry a whole rank correlation. Every correlation and interaction whose scope holds one is computed twice, with
   and without them (``same_source`` "with"/"without"; "none" when the scope has none), and both enter the tests.
-- Comparisons with a model that did not learn (its validation CI includes chance) measure noise, not transfer:
+- Comparisons with a model that did not learn (its validation CI does not clear its floor) measure noise, not transfer:
   they are left out of every correlation and interaction, and named in its ``not_learned`` column.
 - Robustness gains under noise that changed nothing in any language of a target are exactly 0 by construction:
   that target is left out of the correlations for that noise, and named in ``changed_nothing``.

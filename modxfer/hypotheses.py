@@ -4,7 +4,7 @@ why, the multiple-comparison correction, and the minimum detectable effects at t
 Kept out (listed with the reason, never counted in the correction's m, since a test that cannot tell anything only
 costs the others power):
 
-- comparisons involving a model that did not learn (its validation CI includes chance);
+- comparisons involving a model that did not learn (its validation CI does not clear its floor);
 - degradations and robustness gains under noise that changed nothing (realised rate 0 in every language);
 - degradations of a model, and robustness gains between models, where a side is near chance on clean zero-shot
   data (its CI includes chance): it has no room left to lose, so an absolute degradation says nothing and a
@@ -25,7 +25,7 @@ import numpy as np
 from . import stats as S
 
 TESTED = ("gain", "degradation", "robustness_gain")
-NOT_LEARNED = "a model in this comparison did not learn (validation CI includes chance)"
+NOT_LEARNED = "a model in this comparison did not learn (validation CI does not clear its floor)"
 CHANGED_NOTHING = "the noise changed nothing (realised rate 0)"
 NEAR_CHANCE = ("{sides} near chance on clean zero-shot data (CI includes chance): no room above chance to lose, "
                "so its absolute degradation says nothing")

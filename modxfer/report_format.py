@@ -7,7 +7,7 @@ import math
 NOT_LEARNED, UNKNOWN, SAME_SOURCE = "†", "?", "‡"
 FLAGS = {"not learned": f" {NOT_LEARNED}", "unknown": f" {UNKNOWN}"}
 LEGEND = (f"Cells: estimate ±half the width of its 95% CI (paired bootstrap). {NOT_LEARNED} a model in it did not "
-          f"learn (its validation CI includes chance); {UNKNOWN} competence unknown (card from an older modxfer); "
+          f"learn (its validation CI does not clear its floor); {UNKNOWN} competence unknown (card from an older modxfer); "
           f"{SAME_SOURCE} an intermediate and the target share a data source (mnli/xnli, udpos-en/udpos, "
           "panx-en/panx, squad/QA targets): similarity there measures shared data, and correlations are also "
           "reported without such pairs; ~ the CI includes chance (in degradation and robustness tables: a model "

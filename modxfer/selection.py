@@ -28,7 +28,7 @@ Outcomes (``outcomes``), per (target, intermediate, language), seeds averaged; c
   robustness_gain  the baseline's degradation (clean - noisy) minus the composition's, mean over noise settings
 
 A composition is left out when it or its baseline did not learn (the row's ``competence``, read from the trained
-models' cards: their validation CI includes chance); ``excluded`` lists them and the reason.
+models' cards: their validation CI does not clear its floor); ``excluded`` lists them and the reason.
 
 Scopes: a target averaged over its languages, per language family, per language, and the mean over targets.
 Intervals: bootstrap replicate b resamples the scope's languages and, where they exist, also takes replicate b of
@@ -49,12 +49,11 @@ from .errors import ConfigError, DataError
 from .tasksim.matrix import SimilarityMatrix
 from .tasksim.ranking import expected_metrics
 from .tasksim.stats import ConfidenceInterval
+from .report_format import SAME_SOURCE as SAME_SOURCE_MARK  # the report's one mark for a same-source pair
 
 OUTCOMES = ("clean_gain", "noisy_score", "robustness_gain")
 KS = (1, 3)
 PSEUDO = ("random", "oracle")  # reference rankings reported next to the measures
-# The study report's mark for a same-source pair (modxfer.report_format.SAME_SOURCE); "†" there is "did not learn".
-SAME_SOURCE_MARK = "‡"
 NOT_LEARNED = "not learned"
 
 __all__ = ["OUTCOMES", "SAME_SOURCE_MARK", "ndcg_at_k", "regret_at_k", "random_ndcg_at_k", "random_regret_at_k",
@@ -159,7 +158,7 @@ def _excluded(competence: dict, kind: str) -> list[dict]:
         who = [w for w, st in (("the composition", status), (f"its baseline {base}", competence.get((task, base))))
                if st == NOT_LEARNED]
         if who:
-            why = " and ".join(who) + " did not learn (validation CI includes chance)"
+            why = " and ".join(who) + " did not learn (validation CI does not clear its floor)"
             out.append({"target": task, "intermediate": comp.intermediates[0], "composition": comp_s,
                         "baseline": base, "reason": why})
     return out

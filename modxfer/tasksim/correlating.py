@@ -31,28 +31,6 @@ def _blocks(groups: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(groups == g) for g in dict.fromkeys(groups.tolist())]
 
 
-def _avg_ranks(v: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share their mean rank) along the last axis, from pairwise comparisons: n is a handful
-    of pairs, and a bootstrap resample repeats pairs, so ties are the rule."""
-    less = (v[..., None, :] < v[..., :, None]).sum(-1)
-    equal = (v[..., None, :] == v[..., :, None]).sum(-1)
-    return less + (equal + 1) / 2
-
-
-def _spearman(x: np.ndarray, y: np.ndarray, blocks) -> np.ndarray:
-    """Rows of (B, n): Spearman's rho with ranks taken and centred within each block (as modxfer.stats does)."""
-    def centred(v):
-        out = np.empty(v.shape)
-        for cols in blocks:
-            r = _avg_ranks(v[:, cols])
-            out[:, cols] = r - r.mean(-1, keepdims=True)
-        return out
-    rx, ry = centred(x), centred(y)
-    den = np.sqrt((rx * rx).sum(-1) * (ry * ry).sum(-1))
-    with np.errstate(all="ignore"):
-        return np.where(den > 0, (rx * ry).sum(-1) / den, np.nan)
-
-
 def _kendall(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Rows of (B, n): Kendall's tau-b over the pairs of points that belong to the same group."""
     same = (groups[:, None] == groups[None, :]) & np.triu(np.ones((len(groups),) * 2, dtype=bool), 1)
@@ -82,7 +60,7 @@ def _correlation(x, y, groups, x_reps, y_reps, n_resamples, rng, level) -> dict:
         idx[:, cols] = rng.choice(cols, (n_resamples, len(cols)))
     xb = np.take_along_axis(x_reps if x_reps is not None else np.broadcast_to(x, idx.shape), idx, 1)
     yb = np.take_along_axis(y_reps if y_reps is not None else np.broadcast_to(y, idx.shape), idx, 1)
-    ci_s = percentile_interval(_spearman(xb, yb, blocks), level)
+    ci_s = percentile_interval(S._spearman_rows(xb, yb, blocks), level)  # the statistic's own code
     ci_k = percentile_interval(_kendall(xb, yb, groups), level)
     return out | {"spearman_low": float(ci_s.low), "spearman_high": float(ci_s.high),
                   "kendall_low": float(ci_k.low), "kendall_high": float(ci_k.high)}
