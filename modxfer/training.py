@@ -214,8 +214,9 @@ class TrainingPlan:
         self.comp, self.s, self.store, self.data_dir = comp, s, store, data_dir
         if "train" not in self.task.splits:
             raise ConfigError(f"task {self.task.name!r} has no training data", "it is evaluated zero-shot only, on top of intermediates")
-        self.bb = backbone(s.base)
+        # the data first: a missing data directory is reported before a backbone is converted or loaded
         ds = self.task.load("train", "en", data_dir=data_dir, limit=s.examples)
+        self.bb = backbone(s.base)
         self.rows = ds.to_list()
         self.precision = prec.resolve(s.precision, prec.default_device())
         # Full fine-tuning trains the whole encoder: no frozen trunk under it.

@@ -68,6 +68,7 @@ def test_no_data_directory_says_where_it_looked(tmp_path, monkeypatch):
                                      str(tmp_path / "cache" / "data"), "pass --data-dir"])
         assert "does not exist" not in res.output
     assert not (tmp_path / "store").exists()
+    assert not (tmp_path / "cache" / "backbones").exists()  # refused before any backbone was converted
 
 
 def test_data_dir_variable_pointing_nowhere_is_named(tmp_path, monkeypatch):
