@@ -147,6 +147,9 @@ def status(run_dir, show_traceback):
         cells = store.cells()
         name = store.meta("name")
         trained = [a for a in artifact_competence(store) if a["finished"]]
+    if not cells:  # the store was made but planning never finished: nothing here to report
+        raise ModxferError(f"{run_dir} has no planned cells: its sweep was stopped while planning",
+                           "run `modxfer sweep run CONFIG` again: it plans the cells, then runs them")
     t = Table(title=f"{name or run_dir}: cells")
     t.add_column("kind")
     for s in ("done", "running", "pending", "failed", "blocked", "total"):

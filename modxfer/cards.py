@@ -24,9 +24,18 @@ _TEXT_MAX = 4000
 _FIX = "re-publish the artifact from the folder `modxfer train` wrote, or train it yourself"
 
 
-def show(value: Any, limit: int = 60) -> str:
-    """A value for an error message: its repr, cut short (hostile values can be megabytes)."""
-    text = repr(value) if not isinstance(value, (dict, list)) else f"<{type(value).__name__} of {len(value)}>"
+def show(value: Any, limit: int = 60, _depth: int = 0) -> str:
+    """A value for an error message: its repr, lists and objects with their first items spelled out, cut short
+    (hostile values can be megabytes, or nested thousands deep: below two levels only their size is given)."""
+    if isinstance(value, (dict, list)) and _depth >= 2:
+        text = f"<{type(value).__name__} of {len(value)}>"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(show(v, 40, _depth + 1) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{show(k, 30, _depth + 1)}: {show(v, 40, _depth + 1)}"
+                               for k, v in list(value.items())[:6]) + (", ..." if len(value) > 6 else "") + "}"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
 

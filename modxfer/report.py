@@ -139,8 +139,9 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         matrices = similarity_matrices(pairs, bb, similarity_examples, data_dir, TRAINING_FREE)
         similarity = pair_similarity(pairs, matrices.get("textemb"))
     t0 = time.perf_counter()
-    analysis = analyse(df, similarity, n_resamples=n_resamples or S.N_RESAMPLES, seed=S.SEED if seed is None else seed,
-                       correction=correction, require_comparisons=False)
+    n_resamples, seed = n_resamples or S.N_RESAMPLES, S.SEED if seed is None else seed
+    analysis = analyse(df, similarity, n_resamples=n_resamples, seed=seed, correction=correction,
+                       require_comparisons=False)
     seconds = time.perf_counter() - t0
     robust = summarize(df.drop(columns=["outcomes"]).to_dict("records"))
     card = {"kind": "modxfer-report", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -158,8 +159,9 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     _check_replaceable(out)
     with atomic_dir(out) as tmp:
         t0 = time.perf_counter()
-        selection = _selection_section(df, None if bundle else run_dir, tmp, data_dir=data_dir,
-                                       base=backbone["name"], matrices=matrices, analysis=analysis)  # its heatmaps go with the report
+        selection = _selection_section(df, None if bundle else run_dir, tmp, data_dir=data_dir, base=backbone["name"],
+                                       matrices=matrices, analysis=analysis, n_resamples=n_resamples,
+                                       seed=seed)  # its heatmaps go with the report
         card["timing"]["selection_seconds"] = round(time.perf_counter() - t0, 3) if selection else None
         plots = make_plots(tmp, analysis)
         atomic_write_text(tmp / "report.md", _markdown(card, df, analysis, artifacts, evidence, similarity, plots,
@@ -170,14 +172,14 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     return out
 
 
-def _selection_section(df, run_dir, out_dir, data_dir=None, base=None, matrices=None,
+def _selection_section(df, run_dir, out_dir, *, n_resamples: int, seed: int, data_dir=None, base=None, matrices=None,
                        analysis=None) -> tuple[str, dict] | None:
     """The intermediate-task selection section (``modxfer.selection.report_section``); it reuses the report's
-    analysis for the outcomes' bootstrap replicates instead of recomputing it."""
+    analysis for the outcomes' bootstrap replicates instead of recomputing it, with the report's resamples and seed."""
     from . import selection
 
     return selection.report_section(df, run_dir, out_dir, data_dir=data_dir, base=base, matrices=matrices,
-                                    analysis=analysis)
+                                    analysis=analysis, n_resamples=n_resamples, seed=seed)
 
 
 def _check_replaceable(out: Path) -> None:

@@ -20,6 +20,7 @@ its task a registered task), and the index agreeing with the card (base, composi
 Only the files an artifact consists of are copied, symlinks never followed, weight files opened with safetensors
 before anything is stored, and nothing is written outside the zoo folder or the store.
 Fully fine-tuned encoders (STILTs) are not zoo material (hundreds of MB): share them as hub models.
+Pushing to and pulling from the Hugging Face Hub: ``modxfer.zoo_hub`` (re-exported here as ``push`` and ``pull``).
 """
 from __future__ import annotations
 
@@ -45,7 +46,6 @@ _EXTRA_FILES = (art.CARD, "README.md")  # besides the artifact's own files
 _FIX_INDEX = "remove that entry from index.json, or pull or re-publish the zoo"
 _ZOO_IS_A_FOLDER = ("pass --zoo the zoo folder that holds index.json (e.g. its parent folder), or a hub repository "
                     "id such as user/modxfer-adapters")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
 def default_zoo() -> Path:
@@ -76,7 +76,7 @@ class ZooEntry:
             want = {f.name for f in fields(cls)}
             if isinstance(obj, dict):
                 extra, lacking = sorted(map(str, set(obj) - want)), sorted(want - set(obj))
-                found = "; ".join(x for x in (f"unknown fields {_brief(extra)}" if extra else "",
+                found = "; ".join(x for x in (f"unknown fields {show(extra, 160)}" if extra else "",
                                               f"missing fields {', '.join(lacking)}" if lacking else "") if x)
             else:
                 found = f"a {type(obj).__name__}, not a JSON object"
@@ -99,7 +99,7 @@ class ZooEntry:
         want = cards.expected_dependencies(comp)
         if not isinstance(deps, list) or len(deps) != len(want):
             itself = " (an entry cannot depend on itself)" if isinstance(deps, list) and name in deps else ""
-            raise DataError(f"{w}: depends_on is {_brief(deps)}{itself}, but {comp} stacks on {len(want)} "
+            raise DataError(f"{w}: depends_on is {show(deps, 160)}{itself}, but {comp} stacks on {len(want)} "
                             f"entr{'y' if len(want) == 1 else 'ies'} ({', '.join(want) or 'none'}): a list of "
                             f"that many entry names", _FIX_INDEX)
         if name in deps:
@@ -110,7 +110,7 @@ class ZooEntry:
         files = cards.mapping(obj["files"], w, "files")
         bad = [rel for rel in files if not isinstance(rel, str) or not _entry_file(rel, comp.kind)]
         if bad:
-            raise DataError(f"zoo entry {name!r} in {where}: files lists {_brief(bad)}, which {'is' if len(bad) == 1 else 'are'} "
+            raise DataError(f"zoo entry {name!r} in {where}: files lists {show(bad, 160)}, which {'is' if len(bad) == 1 else 'are'} "
                             f"not safetensors weights or JSON configs inside the entry (adapter/, head/, fusion/, "
                             f"card.json, README.md)", _FIX_INDEX)
         for rel, digest in files.items():
@@ -122,18 +122,6 @@ class ZooEntry:
 
     def to_json(self) -> dict:
         return asdict(self) | {"depends_on": list(self.depends_on)}
-
-
-def _brief(value, limit: int = 160) -> str:
-    """A list or object for a message, its items spelled out (``show`` gives only ``<list of 3>``), cut short."""
-    if isinstance(value, list):
-        text = "[" + ", ".join(show(v, 60) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
-    elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{show(k, 40)}: {show(v, 40)}" for k, v in list(value.items())[:8]) + (
-            ", ..." if len(value) > 8 else "") + "}"
-    else:
-        text = show(value, limit)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _difference(path: str, mine, theirs) -> tuple[str, object, object]:
@@ -486,57 +474,4 @@ def _repairable(path: Path, entry: ZooEntry) -> bool:
     return True
 
 
-# ------------------------------------------------------------------------------ the hub
-def push(repo_id: str, zoo=None, *, token: str | None = None, private: bool = False,
-         message: str = "Publish adapters with modxfer") -> str:
-    """Upload the zoo folder to a Hugging Face Hub model repository (created if needed); returns its URL."""
-    from huggingface_hub import HfApi
-
-    root = Path(zoo) if zoo is not None else default_zoo()
-    if not (root / INDEX).is_file():
-        raise DataError(f"{root} is not an adapter zoo (no {INDEX})", "publish into it first, or pass --zoo DIR")
-    if not _HUB_ID.match(repo_id):
-        raise ConfigError(f"{show(repo_id)} is not a hub repository id", "write user/name")
-    entries = read_index(root)
-    for e in entries:
-        verify(e, root, entries)
-    # Only the index and the files it lists: never whatever else sits in the folder.
-    patterns = [INDEX] + [f"{e.path}/{rel}" for e in entries for rel in e.files]
-    try:
-        api = HfApi(token=token)
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=str(root), repo_type="model", commit_message=message,
-                          allow_patterns=patterns)
-    except Exception as e:  # not logged in, no network, no rights: one message, no traceback
-        raise ModxferError(f"could not push the zoo to {repo_id!r}: {type(e).__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''}",
-                           "log in with `huggingface-cli login` (or pass a token) and check the repository id") from None
-    return f"https://huggingface.co/{repo_id}"
-
-
-def pull(source: str, *, revision: str | None = None, token: str | None = None) -> Path:
-    """A zoo folder from ``source``: a local folder as it is, else a hub repository id downloaded to the cache."""
-    from .io import cache_dir
-
-    if Path(source).expanduser().is_dir():
-        root = Path(source).expanduser()
-    elif Path(source).expanduser().exists():  # a file is never a hub id, however its name looks
-        raise ConfigError(f"{source} is a file, not an adapter zoo", _ZOO_IS_A_FOLDER)
-    else:
-        if not _HUB_ID.match(source) or ".." in source:
-            raise ConfigError(f"{show(source)} is neither a folder nor a hub repository id",
-                              "pass a local zoo folder or an id such as user/modxfer-adapters")
-        if revision is not None and not re.match(r"^[\w.-]{1,100}$", revision):
-            raise ConfigError(f"revision {show(revision)} is not a branch, tag or commit", "pass e.g. main or a sha")
-        from huggingface_hub import snapshot_download
-
-        try:
-            root = Path(snapshot_download(repo_id=source, revision=revision, token=token,
-                                          local_dir=cache_dir() / "zoo" / source.replace("/", "--"),
-                                          allow_patterns=["index.json", "*/*/**"]))
-        except Exception as e:  # offline, unknown repo, no access: all say the same to the user
-            raise ModxferError(f"could not download the zoo {source!r} from the Hugging Face Hub: "
-                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                               "check the repository id and your connection, or pass a local zoo folder") from None
-    read_index(root)
-    return root
+from .zoo_hub import pull, push  # noqa: E402,F401  (the hub transport, in its own module)

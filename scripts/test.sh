@@ -4,4 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false
+# A full disk fails hundreds of tests at once with OSError; say so first. The suite needs about 1 GB of free space
+# (its temporary folders, plus the converted backbone and trunk states in .cache-test).
+free_mb=$(df -Pm "${TMPDIR:-/tmp}" . | awk 'NR > 1 { print $4 }' | sort -n | head -n 1)
+if [ "${free_mb:-0}" -lt 2000 ]; then
+  echo "test: only ${free_mb} MB free on disk; the suite needs about 1 GB: free some space or set TMPDIR" >&2
+fi
 python -m pytest -q -p no:cacheprovider "$@"

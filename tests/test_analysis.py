@@ -250,8 +250,8 @@ def test_report_states_only_what_its_cis_support(tmp_path, study, no_selection):
     from modxfer_cli.main import cli
     from modxfer.report import write_report
 
-    no_selection.report_section = lambda results, run_dir, out_dir=None, **kw: ("## Selection\n\nhook called",
-                                                                               {"rows": len(results)})
+    no_selection.report_section = lambda results, run_dir, out_dir=None, **kw: (
+        "## Selection\n\nhook called", {"rows": len(results), "n_resamples": kw["n_resamples"], "seed": kw["seed"]})
     run = write_store(tmp_path / "run", study, learned={"train siqa>xcopa seed=0": False}, unfinished=2)
     out = write_report(run, similarity=STUDY_SIMS)
     md = (out / "report.md").read_text()
@@ -265,12 +265,17 @@ def test_report_states_only_what_its_cis_support(tmp_path, study, no_selection):
     assert "mnli>xnli ‡ vs xnli: clean gain: +" in md and "corrected p = " in md  # ‡: shared data source
     assert "### Inconclusive" in md and "MDE" in md and "too few pairs" in md
     assert " ±" in md and "`siqa>xcopa` †" in md and "en (not zero-shot)" in md
-    assert "## Selection\n\nhook called" in md and report["selection"] == {"rows": len(study) - 2}
+    assert "## Selection\n\nhook called" in md
+    assert report["selection"] == {"rows": len(study) - 2, "n_resamples": 1000, "seed": 0}  # the report's own
     gain = next(r for r in report["analysis"]["table"] if r["measure"] == "gain" and r["composition"] == "mnli>xnli"
                 and r["level"] == "zero-shot")
     assert gain["low"] < gain["estimate"] < gain["high"]
     assert {p.name for p in out.iterdir()} >= {"similarity_gain.png", "similarity_robustness.png",
                                                 "degradation_by_family.png"}
+    again = json.loads((write_report(run, tmp_path / "again", similarity=STUDY_SIMS, n_resamples=200, seed=3)
+                        / "report.json").read_text())
+    assert again["selection"]["n_resamples"] == again["card"]["statistics"]["n_resamples"] == 200
+    assert again["selection"]["seed"] == again["card"]["statistics"]["seed"] == 3
     res = CliRunner().invoke(cli, ["sweep", "status", str(run)])
     assert res.exit_code == 0 and "did not learn train siqa>xcopa seed=0: accuracy 34.0 [29.0, 39.0]" in res.output
 

@@ -235,3 +235,12 @@ def test_bundle_missing_its_results_file_names_it(tmp_path):
     res = CliRunner().invoke(cli, ["report", str(folder), "--out", str(tmp_path / "report")])
     _refused(res, "without its results.parquet")
     assert "sweep.db" not in res.output and not (tmp_path / "report").exists()
+
+
+def test_status_of_a_run_whose_planning_never_finished_says_so(tmp_path):
+    from modxfer.sweeps import Store
+
+    with Store(tmp_path / "half", create=True):
+        pass  # what a sweep stopped between creating its store and planning leaves
+    res = CliRunner().invoke(cli, ["sweep", "status", str(tmp_path / "half")])
+    _refused(res, "no planned cells", "sweep run CONFIG")

@@ -375,7 +375,7 @@ def test_issue13_install_uses_the_cards_base_and_dependencies(published, tmp_pat
     ("base", {"model_id": "m", "weights_hash": "ab" * 32, "hidden_size": float("nan")}, "not acceptable JSON"),
     ("base", {"model_id": "m", "weights_hash": "ab" * 32, "hidden_size": 1e999}, "not acceptable JSON"),
     ("base", {"model_id": "m", "weights_hash": "ab" * 32, "hidden_size": 32.5}, "hidden_size is 32.5"),
-    ("name", ["not", "a", "string"], "entry name is <list of 3>"),
+    ("name", ["not", "a", "string"], "entry name is ['not', 'a', 'string']"),
     ("name", "../../x", "entry name is '../../x'"),
     ("depends_on", "mnli", "depends_on is 'mnli'"),
     ("files", {"../../etc/passwd": "0" * 64}, "not safetensors weights or JSON configs"),
