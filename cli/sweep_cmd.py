@@ -147,7 +147,10 @@ def status(run_dir, show_traceback):
         cells = store.cells()
         name = store.meta("name")
         trained = [a for a in artifact_competence(store) if a["finished"]]
-    if not cells:  # the store was made but planning never finished: nothing here to report
+    if not cells:  # the store is made before the plan is written: planning now, or stopped while planning
+        if holder := lock_holder(run_dir):
+            out.print(f"{run_dir}: a sweep is planning its cells now ({holder}); ask again in a moment")
+            return
         raise ModxferError(f"{run_dir} has no planned cells: its sweep was stopped while planning",
                            "run `modxfer sweep run CONFIG` again: it plans the cells, then runs them")
     t = Table(title=f"{name or run_dir}: cells")

@@ -214,8 +214,9 @@ class TrainingPlan:
         self.comp, self.s, self.store, self.data_dir = comp, s, store, data_dir
         if "train" not in self.task.splits:
             raise ConfigError(f"task {self.task.name!r} has no training data", "it is evaluated zero-shot only, on top of intermediates")
-        # the data first: a missing data directory is reported before a backbone is converted or loaded
+        # the data first, the dependencies' too: missing data is reported before a backbone is converted or loaded
         ds = self.task.load("train", "en", data_dir=data_dir, limit=s.examples)
+        self.deps = [TrainingPlan(d, requested, data_dir, store) for d in _dependencies(comp)]
         self.bb = backbone(s.base)
         self.rows = ds.to_list()
         self.precision = prec.resolve(s.precision, prec.default_device())
@@ -223,7 +224,6 @@ class TrainingPlan:
         self.trunk_layers = 0 if comp.kind == "full" else check_layers(
             default_trunk_layers(self.bb.num_layers) if s.trunk_layers is None else s.trunk_layers, self.bb.num_layers)
         self.adapter_config = None if comp.kind == "full" else adapter_config(s.config, self.trunk_layers)
-        self.deps = [TrainingPlan(d, requested, data_dir, store) for d in _dependencies(comp)]
         self.spec = {
             "modxfer": __version__,
             "base": {"model_id": self.bb.model_id, "weights_hash": self.bb.weights_hash, "hidden_size": self.bb.hidden_size},

@@ -474,4 +474,12 @@ def _repairable(path: Path, entry: ZooEntry) -> bool:
     return True
 
 
-from .zoo_hub import pull, push  # noqa: E402,F401  (the hub transport, in its own module)
+
+def __getattr__(name: str):
+    # push and pull live in modxfer.zoo_hub, which imports this module: resolved on first use, so either module can be
+    # imported first
+    if name in ("push", "pull"):
+        from . import zoo_hub
+
+        return getattr(zoo_hub, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -244,3 +244,8 @@ def test_status_of_a_run_whose_planning_never_finished_says_so(tmp_path):
         pass  # what a sweep stopped between creating its store and planning leaves
     res = CliRunner().invoke(cli, ["sweep", "status", str(tmp_path / "half")])
     _refused(res, "no planned cells", "sweep run CONFIG")
+    from modxfer.sweeps.store import RunLock
+
+    with RunLock(tmp_path / "half"):  # a sweep that is planning right now is not reported as stopped
+        res = CliRunner().invoke(cli, ["sweep", "status", str(tmp_path / "half")])
+    assert res.exit_code == 0 and "planning its cells now" in res.output, res.output

@@ -555,3 +555,14 @@ def test_issue13_atomic_dir_refuses_files_in_the_way(tmp_path):
             (d / "y").write_text("y")
     assert (tmp_path / "f").read_text() == "x" and os.listdir(tmp_path) == ["f"] or set(os.listdir(tmp_path)) == {
         "f", ".modxfer.lock"}
+
+
+def test_the_hub_module_imports_first_or_second():
+    import subprocess
+    import sys
+
+    for first, second in (("modxfer.zoo_hub", "modxfer.zoo"), ("modxfer.zoo", "modxfer.zoo_hub")):
+        code = (f"import {first}, {second}; import modxfer.zoo as Z, modxfer.zoo_hub as H; "
+                "assert Z.push is H.push and Z.pull is H.pull")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
