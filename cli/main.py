@@ -8,6 +8,7 @@ import click
 
 from modxfer.errors import ModxferError
 
+from .cache_cmd import cache
 from .data_cmd import data
 from .sweep_cmd import sweep
 from .evaluate_cmd import evaluate
@@ -46,6 +47,7 @@ cli.add_command(report)
 cli.add_command(similarity)
 cli.add_command(select)
 cli.add_command(zoo)
+cli.add_command(cache)
 
 
 def main():

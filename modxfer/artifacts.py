@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .composition import Composition
 from .errors import AdapterMismatchError, DataError, ModxferError
-from .io import atomic_dir, atomic_write_json, cache_dir, read_json
+from .io import atomic_dir, atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ _FILE_RE = re.compile(r"^(model\.safetensors"
 
 
 def default_store() -> Path:
-    return Path(os.environ.get("MODXFER_STORE", cache_dir() / "artifacts")).expanduser()
+    from .cache import part_path
+
+    return part_path("artifacts")  # MODXFER_STORE, else $MODXFER_CACHE/artifacts
 
 
 # The card fields a training request is keyed by (training.TrainingPlan.spec); a card repeats them verbatim.

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .io import cache_dir, file_lock
+from .io import file_lock
 from .lazy_embeddings import lazy_rows
 
 log = logging.getLogger(__name__)
@@ -323,7 +323,9 @@ _DEFAULT: TrunkCache | None = None
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("MODXFER_TRUNK_CACHE") or cache_dir() / "trunk").expanduser()
+    from .cache import part_path
+
+    return part_path("trunk")  # MODXFER_TRUNK_CACHE, else $MODXFER_CACHE/trunk
 
 
 def default_cache() -> TrunkCache:

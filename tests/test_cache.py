@@ -1,0 +1,119 @@
+"""`modxfer cache`: sizes per part, and clearing only what is made again on use."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+from modxfer_cli.main import cli
+
+from modxfer import cache as C
+from modxfer.errors import ConfigError
+
+
+def _fill(root, parts=("trunk", "similarity", "backbones", "artifacts", "data")):
+    sizes = {}
+    for i, part in enumerate(parts):
+        folder = root / part / "entry"
+        folder.mkdir(parents=True)
+        (folder / "a.bin").write_bytes(b"x" * (1000 * (i + 1)))
+        (folder / "b.json").write_text("{}")
+        sizes[part] = 1000 * (i + 1) + 2
+    return sizes
+
+
+@pytest.fixture()
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODXFER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MODXFER_TRUNK_CACHE", raising=False)
+    monkeypatch.delenv("MODXFER_STORE", raising=False)
+    return tmp_path / "cache"
+
+
+def test_usage_measures_every_part_without_following_links(root, tmp_path):
+    sizes = _fill(root)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "big.bin").write_bytes(b"y" * 50_000)
+    (root / "similarity" / "link").symlink_to(outside, target_is_directory=True)
+    parts = {p.name: p for p in C.usage()}
+    assert list(parts) == list(C.PARTS)
+    for name, size in sizes.items():
+        assert (parts[name].bytes, parts[name].files) == (size, 2), name
+    assert parts["zoo"].bytes == 0 and parts["zoo"].files == 0  # absent: zero, not an error
+    assert not parts["artifacts"].clearable and not parts["data"].clearable and parts["trunk"].clearable
+
+
+def test_clear_removes_only_the_named_parts_and_leaves_nothing_half_deleted(root):
+    sizes = _fill(root)
+    freed = C.clear(["trunk", "similarity", "zoo"])
+    assert freed == {"trunk": sizes["trunk"], "similarity": sizes["similarity"]}  # zoo did not exist
+    assert sorted(p.name for p in root.iterdir()) == ["artifacts", "backbones", "data"]  # no .clearing leftovers
+    assert (root / "artifacts" / "entry" / "a.bin").is_file()
+
+
+def test_trained_models_and_fetched_data_are_never_cleared(root):
+    _fill(root)
+    for part in ("artifacts", "data"):
+        with pytest.raises(ConfigError, match="never removes it"):
+            C.clear(["trunk", part])
+    assert (root / "trunk").is_dir()  # refused before anything was removed
+    res = CliRunner().invoke(cli, ["cache", "clear", "artifacts"])
+    assert res.exit_code == 2 and "fix:" in res.output and "Traceback" not in res.output
+    assert str(root / "artifacts") in res.output and (root / "artifacts" / "entry").is_dir()
+
+
+def test_the_trunk_and_the_store_follow_their_own_variables(root, tmp_path, monkeypatch):
+    _fill(root)
+    elsewhere = tmp_path / "trunk-elsewhere"
+    (elsewhere / "k").mkdir(parents=True)
+    (elsewhere / "k" / "states.bin").write_bytes(b"z" * 300)
+    monkeypatch.setenv("MODXFER_TRUNK_CACHE", str(elsewhere))
+    monkeypatch.setenv("MODXFER_STORE", str(tmp_path / "store"))
+    parts = {p.name: p for p in C.usage()}
+    assert parts["trunk"].path == elsewhere and parts["trunk"].bytes == 300
+    assert parts["artifacts"].path == tmp_path / "store"
+    res = CliRunner().invoke(cli, ["cache"], env={"COLUMNS": "400"})  # a wide table: paths unbroken
+    assert res.exit_code == 0 and f"({elsewhere})" in res.output and f"({tmp_path / 'store'})" in res.output
+    assert C.clear(["trunk"]) == {"trunk": 300}
+    assert not elsewhere.exists() and (root / "trunk" / "entry").is_dir()
+
+
+def test_cli_clear_all_then_again_and_bad_requests(root):
+    sizes = _fill(root)
+    res = CliRunner().invoke(cli, ["cache", "clear", "--all"])
+    assert res.exit_code == 0, res.output
+    assert f"trunk: {C.human(sizes['trunk'])} freed" in res.output and "zoo: already empty" in res.output
+    assert sorted(p.name for p in root.iterdir()) == ["artifacts", "data"]
+    again = CliRunner().invoke(cli, ["cache", "clear", "trunk"])
+    assert again.exit_code == 0 and "trunk: already empty" in again.output
+    for args, words in ((["cache", "clear"], "nothing to clear named"), (["cache", "clear", "trnk"], "unknown cache part"),
+                        (["cache", "clear", "trunk", "--all"], "not both")):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2 and words in res.output and "fix:" in res.output, res.output
+
+
+def test_the_trunk_cache_works_again_after_a_clear(root, tiny_base):
+    from modxfer.features import featurize
+    from modxfer.forward import Forward
+    from modxfer.modeling import backbone
+    from modxfer.tasks import get_task
+    from modxfer.trunk import TrunkCache, default_root
+
+    bb = backbone(tiny_base)
+    task = get_task("xcopa")
+    feats = featurize(task, task.load("test", "it", limit=6).to_list(), bb.tokenizer, 128)
+
+    def states():
+        fwd = Forward(bb, 1, "fp32", cache=TrunkCache())
+        return fwd.batch(fwd.prepare(feats), list(range(6)))["inputs_embeds"]
+
+    first = states()
+    assert default_root() == root / "trunk" and any(default_root().iterdir())
+    assert C.clear(["trunk"])["trunk"] > 0 and not default_root().exists()
+    assert torch.equal(states(), first) and any(default_root().iterdir())  # recomputed and stored again
+
+
+def test_human_sizes():
+    assert [C.human(n) for n in (0, 999, 1000, 1_500_000, 6_100_000_000)] == ["0 B", "999 B", "1.0 kB", "1.5 MB",
+                                                                              "6.1 GB"]
