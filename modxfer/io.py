@@ -284,7 +284,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def cache_dir() -> Path:
     """Where converted models and cached features live: ``MODXFER_CACHE`` or ``~/.cache/modxfer``."""
-    return Path(os.environ.get("MODXFER_CACHE", Path.home() / ".cache" / "modxfer")).expanduser()
+    return Path(os.environ.get("MODXFER_CACHE") or Path.home() / ".cache" / "modxfer").expanduser()  # "" is unset
 
 
 # ------------------------------------------------------------------------------------------- strict readers

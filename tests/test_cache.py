@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -11,10 +13,14 @@ from modxfer import cache as C
 from modxfer.errors import ConfigError
 
 
+ENTRY = {"trunk": "a" * 64, "similarity": "b" * 16, "backbones": "e5-small-q4_test", "artifacts": "xnli",
+         "data": "xnli"}  # as modxfer's writers name them
+
+
 def _fill(root, parts=("trunk", "similarity", "backbones", "artifacts", "data")):
     sizes = {}
     for i, part in enumerate(parts):
-        folder = root / part / "entry"
+        folder = root / part / ENTRY[part]
         folder.mkdir(parents=True)
         (folder / "a.bin").write_bytes(b"x" * (1000 * (i + 1)))
         (folder / "b.json").write_text("{}")
@@ -35,7 +41,7 @@ def test_usage_measures_every_part_without_following_links(root, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "big.bin").write_bytes(b"y" * 50_000)
-    (root / "similarity" / "link").symlink_to(outside, target_is_directory=True)
+    (root / "similarity" / ("c" * 16)).symlink_to(outside, target_is_directory=True)
     parts = {p.name: p for p in C.usage()}
     assert list(parts) == list(C.PARTS)
     for name, size in sizes.items():
@@ -47,9 +53,9 @@ def test_usage_measures_every_part_without_following_links(root, tmp_path):
 def test_clear_removes_only_the_named_parts_and_leaves_nothing_half_deleted(root):
     sizes = _fill(root)
     freed = C.clear(["trunk", "similarity", "zoo"])
-    assert freed == {"trunk": sizes["trunk"], "similarity": sizes["similarity"]}  # zoo did not exist
+    assert freed == {"trunk": C.Cleared(sizes["trunk"]), "similarity": C.Cleared(sizes["similarity"])}  # no zoo
     assert sorted(p.name for p in root.iterdir()) == ["artifacts", "backbones", "data"]  # no .clearing leftovers
-    assert (root / "artifacts" / "entry" / "a.bin").is_file()
+    assert (root / "artifacts" / "xnli" / "a.bin").is_file()
 
 
 def test_trained_models_and_fetched_data_are_never_cleared(root):
@@ -60,14 +66,14 @@ def test_trained_models_and_fetched_data_are_never_cleared(root):
     assert (root / "trunk").is_dir()  # refused before anything was removed
     res = CliRunner().invoke(cli, ["cache", "clear", "artifacts"])
     assert res.exit_code == 2 and "fix:" in res.output and "Traceback" not in res.output
-    assert str(root / "artifacts") in res.output and (root / "artifacts" / "entry").is_dir()
+    assert str(root / "artifacts") in res.output and (root / "artifacts" / "xnli").is_dir()
 
 
 def test_the_trunk_and_the_store_follow_their_own_variables(root, tmp_path, monkeypatch):
     _fill(root)
     elsewhere = tmp_path / "trunk-elsewhere"
-    (elsewhere / "k").mkdir(parents=True)
-    (elsewhere / "k" / "states.bin").write_bytes(b"z" * 300)
+    (elsewhere / ("c" * 64)).mkdir(parents=True)
+    (elsewhere / ("c" * 64) / "states.bin").write_bytes(b"z" * 300)
     monkeypatch.setenv("MODXFER_TRUNK_CACHE", str(elsewhere))
     monkeypatch.setenv("MODXFER_STORE", str(tmp_path / "store"))
     parts = {p.name: p for p in C.usage()}
@@ -75,8 +81,8 @@ def test_the_trunk_and_the_store_follow_their_own_variables(root, tmp_path, monk
     assert parts["artifacts"].path == tmp_path / "store"
     res = CliRunner().invoke(cli, ["cache"], env={"COLUMNS": "400"})  # a wide table: paths unbroken
     assert res.exit_code == 0 and f"({elsewhere})" in res.output and f"({tmp_path / 'store'})" in res.output
-    assert C.clear(["trunk"]) == {"trunk": 300}
-    assert not elsewhere.exists() and (root / "trunk" / "entry").is_dir()
+    assert C.clear(["trunk"]) == {"trunk": C.Cleared(300)}
+    assert not elsewhere.exists() and (root / "trunk" / ENTRY["trunk"]).is_dir()
 
 
 def test_cli_clear_all_then_again_and_bad_requests(root):
@@ -110,10 +116,56 @@ def test_the_trunk_cache_works_again_after_a_clear(root, tiny_base):
 
     first = states()
     assert default_root() == root / "trunk" and any(default_root().iterdir())
-    assert C.clear(["trunk"])["trunk"] > 0 and not default_root().exists()
+    assert C.clear(["trunk"])["trunk"].freed > 0 and not default_root().exists()
     assert torch.equal(states(), first) and any(default_root().iterdir())  # recomputed and stored again
 
 
 def test_human_sizes():
     assert [C.human(n) for n in (0, 999, 1000, 1_500_000, 6_100_000_000)] == ["0 B", "999 B", "1.0 kB", "1.5 MB",
                                                                               "6.1 GB"]
+
+
+@pytest.mark.parametrize("case", ["the cache root", "the store", "a store inside it", "home", "user files",
+                                  "a link"])
+def test_a_trunk_variable_pointed_at_the_wrong_place_deletes_nothing(case, root, tmp_path, monkeypatch):
+    _fill(root)
+    trunk = {"the cache root": root, "the store": root / "artifacts", "a store inside it": tmp_path / "t",
+             "home": tmp_path / "home", "user files": tmp_path / "mine", "a link": tmp_path / "link"}[case]
+    if case == "a store inside it":
+        monkeypatch.setenv("MODXFER_STORE", str(trunk / "store"))
+        (trunk / "store" / "xnli").mkdir(parents=True)
+    if case == "home":
+        (trunk / ("d" * 64)).mkdir(parents=True)
+        monkeypatch.setenv("HOME", str(trunk))
+    if case == "user files":
+        (trunk / ("d" * 64)).mkdir(parents=True)
+        (trunk / "thesis.tex").write_text("years of work")
+    if case == "a link":
+        trunk.symlink_to(root / "trunk", target_is_directory=True)
+    monkeypatch.setenv("MODXFER_TRUNK_CACHE", str(trunk))
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(ConfigError, match="MODXFER_TRUNK_CACHE"):
+        C.clear(["similarity", "trunk"])  # every part is checked before any is removed
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    res = CliRunner().invoke(cli, ["cache", "clear", "--all"])
+    assert res.exit_code == 2 and "fix:" in res.output and "Traceback" not in res.output, res.output
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_an_empty_cache_variable_is_unset_not_the_current_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODXFER_CACHE", "")
+    monkeypatch.setenv("MODXFER_STORE", "")
+    assert C.part_path("similarity") != Path("similarity") and C.part_path("similarity").is_absolute()
+    assert C.part_path("artifacts").is_absolute()
+
+
+def test_an_interrupted_clear_is_finished_by_the_next_and_names_are_never_reused(root):
+    _fill(root)
+    stale = root / ".similarity.clearing-abc123.tmp"
+    (stale / "similarity" / ("e" * 16)).mkdir(parents=True)
+    (stale / "similarity" / ("e" * 16) / "x.json").write_text("{}")
+    assert set(C.clear(["similarity"])) == {"similarity"}
+    assert not stale.exists() and not list(root.glob(".similarity*"))
+    res = CliRunner().invoke(cli, ["cache", "clear", "trunk", "trunk"])
+    assert res.exit_code == 0 and res.output.count("trunk:") == 1, res.output

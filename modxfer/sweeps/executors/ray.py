@@ -15,7 +15,8 @@ from ..worker import CellRunner
 
 _RUNNERS: dict[str, CellRunner] = {}
 # Passed to workers of a cluster this driver starts or joins, so they read the same data and cache.
-_ENV = ("MODXFER_DATA_DIR", "MODXFER_CACHE", "MODXFER_STORE", "MODXFER_HEAP", "HF_HOME", "HF_HUB_OFFLINE")
+_ENV = ("MODXFER_DATA_DIR", "MODXFER_CACHE", "MODXFER_STORE", "MODXFER_TRUNK_CACHE", "MODXFER_TRUNK_CACHE_GB",
+        "MODXFER_HEAP", "HF_HOME", "HF_HUB_OFFLINE")
 
 
 def _run_cell(settings: dict, spec: dict) -> dict:
