@@ -24,7 +24,7 @@ def cache(ctx):
         t.add_column(col, justify=just)
     for p in parts:
         where = "" if p.path == root / p.name else f" ({p.path})"  # a part moved elsewhere by its variable
-        t.add_row(p.name, human(p.bytes), f"{p.files:,}", "yes" if p.clearable else "never", p.what + where)
+        t.add_row(p.name, human(p.bytes), f"{p.files:,}", "link" if p.link else "yes" if p.clearable else "never", p.what + where)
     out = Console()
     out.print(t)
     total = sum(p.bytes for p in parts if p.clearable)

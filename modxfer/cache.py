@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .cards import show
 from .errors import ConfigError, ModxferError
-from .io import cache_dir, file_lock
+from .io import _SWAP_LOCK as SWAP_LOCK, _TEMP_RE, LOCK_NAME, cache_dir, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +46,20 @@ PARTS: dict[str, tuple[str, bool]] = {
     "artifacts": ("trained models: the default store", False),
     "data": ("task data of `modxfer data fetch`", False),
 }
-# The names modxfer's writers give the entries of each regenerable part, and their lock and temporary files: a part
-# holding anything else is not modxfer's alone, and is not cleared.
+# The names modxfer's writers give the entries of each regenerable part, and whether each is a folder ("dir") or a
+# file; with the writers' lock files and temporary names (io's), a part holding anything else is not modxfer's alone,
+# and is not cleared.
 _ENTRY = {
-    "backbones": r"e5-small-q4_[\w.-]+",
-    "trunk": r"[0-9a-f]{64}",
-    "similarity": r"[0-9a-f]{16}",
-    "lexicons": r"[0-9a-f]{12}",
-    "precision": r"[0-9a-f]{24}\.json",
-    "weights_hashes": r"[0-9a-f]{32}",
-    "downloads": r"[0-9a-f]{16}-[^/]+",
-    "zoo": r"[A-Za-z0-9][\w.-]*--[A-Za-z0-9][\w.-]*",
+    "backbones": (r"e5-small-q4_[\w.-]+", "dir"),
+    "trunk": (r"[0-9a-f]{64}", "dir"),  # with its meta.json
+    "similarity": (r"[0-9a-f]{16}", "dir"),
+    "lexicons": (r"[0-9a-f]{12}", "dir"),
+    "precision": (r"[0-9a-f]{24}\.json", "file"),
+    "weights_hashes": (r"[0-9a-f]{32}", "file"),
+    "downloads": (r"[0-9a-f]{16}-[^/]+|tmp[a-z0-9_]{8}\.tmp", "file"),  # tmp*: a failed download of older releases
+    "zoo": (r"[A-Za-z0-9][\w.-]*--[A-Za-z0-9][\w.-]*", "dir"),
 }
-_HOUSEKEEPING = re.compile(r"^\.(lock|modxfer\.lock|modxfer\.swap\.lock|.+\.tmp|.+\.old)$")
+_LOCKS = {".lock", LOCK_NAME, SWAP_LOCK}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class CachePart:
     clearable: bool
     bytes: int
     files: int
+    link: bool = False  # a part that is a link is shown, never cleared
 
 
 def part_path(name: str) -> Path:
@@ -106,8 +108,12 @@ def usage() -> list[CachePart]:
     out = []
     for name, (what, clearable) in PARTS.items():
         path = part_path(name)
-        size, files = _measure(path) if path.is_dir() else (0, 0)
-        out.append(CachePart(name, path, what, clearable, size, files))
+        try:
+            link, is_dir = path.is_symlink(), path.is_dir()
+        except OSError:  # an unreadable parent: shown empty
+            link, is_dir = False, False
+        size, files = _measure(path) if is_dir else (0, 0)
+        out.append(CachePart(name, path, what, clearable and not link, size, files, link))
     return out
 
 
@@ -148,32 +154,34 @@ def check(names) -> list[str]:
 
 
 def _protected() -> dict[Path, str]:
-    where = {cache_dir(): "the modxfer cache itself", part_path("artifacts"): "the artifact store (trained models)",
-             part_path("data"): "fetched task data", Path.home(): "your home folder", Path.cwd(): "the current folder"}
-    try:
-        from .tasks import resolve_data_dir
+    from .tasks import resolve_data_dir
 
-        where[resolve_data_dir(None)] = "the task data"
-    except ModxferError:  # no data directory anywhere: nothing of it to protect
-        pass
-    return {Path(os.path.realpath(p)): what for p, what in where.items()}
+    where = {}
+    for what, find in (("the modxfer cache itself", cache_dir), ("the artifact store (trained models)",
+                       lambda: part_path("artifacts")), ("fetched task data", lambda: part_path("data")),
+                       ("your home folder", Path.home), ("the current folder", Path.cwd),
+                       ("the task data", lambda: resolve_data_dir(None))):
+        try:
+            where[Path(os.path.realpath(find()))] = what
+        except (ModxferError, OSError, RuntimeError):  # absent (no data directory, no home, cwd deleted): nothing to keep
+            continue
+    return where
 
 
 def _check_safe(name: str, path: Path) -> None:
     variable = "MODXFER_TRUNK_CACHE" if name == "trunk" else "MODXFER_CACHE"
-    if path.is_symlink():
-        raise ConfigError(f"{name} at {path} is a link (to {os.readlink(path)}): `cache clear` does not follow links",
-                          f"clear the folder it points to yourself, or point {variable} at a real folder")
-    if not path.is_dir():
-        return
-    real = Path(os.path.realpath(path))
-    for kept, what in _protected().items():
-        if kept == real or real in kept.parents or real == Path(real.anchor):
-            raise ConfigError(f"{name} at {path} is or holds {what} ({kept}): clearing it would delete that too",
-                              f"point {variable} at a folder of modxfer's own")
-    pattern = re.compile(f"^(?:{_ENTRY[name]})$")
     try:
-        strays = [e.name for e in os.scandir(path) if not (pattern.match(e.name) or _HOUSEKEEPING.match(e.name))]
+        if path.is_symlink():
+            raise ConfigError(f"{name} at {path} is a link (to {os.readlink(path)}): `cache clear` does not follow "
+                              f"links", f"clear the folder it points to yourself, or point {variable} at a real folder")
+        if not path.is_dir():
+            return
+        real = Path(os.path.realpath(path))
+        for kept, what in _protected().items():
+            if kept == real or real in kept.parents or real == Path(real.anchor):
+                raise ConfigError(f"{name} at {path} is or holds {what} ({kept}): clearing it would delete that too",
+                                  f"point {variable} at a folder of modxfer's own")
+        strays = [e.name for e in os.scandir(path) if not _ours(name, e)]
     except OSError as e:
         raise ModxferError(f"cannot read {name} at {path}: {e.strerror or e}", "check its permissions") from None
     if strays:
@@ -181,30 +189,53 @@ def _check_safe(name: str, path: Path) -> None:
                           "not cleared", f"move those away, or point {variable} at a folder of modxfer's own")
 
 
+def _ours(name: str, entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is one modxfer's writers make in part ``name``: its kind of entry, a lock, a temporary."""
+    if entry.is_symlink():
+        return False
+    if entry.name in _LOCKS:
+        return entry.is_file()
+    if _TEMP_RE.match(entry.name):
+        return True
+    pattern, kind = _ENTRY[name]
+    if not re.fullmatch(pattern, entry.name):
+        return False
+    if kind == "file":
+        return entry.is_file()
+    return entry.is_dir() and (name != "trunk" or os.path.isfile(os.path.join(entry.path, "meta.json")))
+
+
 def _clear_one(name: str, path: Path) -> Cleared | None:
     for stale in path.parent.glob(f".{path.name}.clearing-*.tmp"):  # an earlier clear that was interrupted
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+            if stale.exists():
+                log.warning("%s: an earlier clear left %s, which could not be deleted", name, stale)
     if not path.is_dir():
         return None
     size, _ = _measure(path)
-    gone = Path(tempfile.mkdtemp(prefix=f".{path.name}.clearing-", suffix=".tmp", dir=path.parent))
+    gone = None
     try:
+        gone = Path(tempfile.mkdtemp(prefix=f".{path.name}.clearing-", suffix=".tmp", dir=path.parent))
         # the trunk's writers evict under this lock; it goes with the folder, and they start a fresh one
         with file_lock(path / ".lock") if name == "trunk" else contextlib.nullcontext():
             os.rename(path, gone / path.name)  # the part disappears whole: readers never see it half deleted
-    except FileNotFoundError:  # cleared by another process meanwhile
-        gone.rmdir()
-        return None
-    except OSError as e:
-        gone.rmdir()
-        raise ModxferError(f"could not clear {name} at {path}: {e.strerror or e}",
-                           "check that the folder and its parent are writable (a mount point cannot be moved)") from None
+    except BaseException as e:
+        if gone is not None:
+            shutil.rmtree(gone, ignore_errors=True)  # empty unless the rename happened just before an interrupt
+        if isinstance(e, FileNotFoundError):  # cleared by another process meanwhile
+            return None
+        if isinstance(e, OSError):
+            raise ModxferError(f"could not clear {name} at {path}: {e.strerror or e}",
+                               "check that the folder and its parent are writable (a mount point cannot be moved)"
+                               ) from None
+        raise
     failed: list[str] = []
     shutil.rmtree(gone, onerror=lambda _f, p, _e: failed.append(p))
-    if not failed or not gone.exists():
+    if not gone.exists():
         return Cleared(size)
-    left, _ = _measure(gone)
-    log.warning("%s: %d item(s) could not be deleted; they are in %s", name, len(failed), gone)
+    left, files = _measure(gone)
+    log.warning("%s: %d file(s) could not be deleted; they are in %s", name, files, gone)
     return Cleared(size - left, gone)
 
 

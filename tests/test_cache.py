@@ -23,7 +23,7 @@ def _fill(root, parts=("trunk", "similarity", "backbones", "artifacts", "data"))
         folder = root / part / ENTRY[part]
         folder.mkdir(parents=True)
         (folder / "a.bin").write_bytes(b"x" * (1000 * (i + 1)))
-        (folder / "b.json").write_text("{}")
+        (folder / "meta.json").write_text("{}")
         sizes[part] = 1000 * (i + 1) + 2
     return sizes
 
@@ -73,7 +73,8 @@ def test_the_trunk_and_the_store_follow_their_own_variables(root, tmp_path, monk
     _fill(root)
     elsewhere = tmp_path / "trunk-elsewhere"
     (elsewhere / ("c" * 64)).mkdir(parents=True)
-    (elsewhere / ("c" * 64) / "states.bin").write_bytes(b"z" * 300)
+    (elsewhere / ("c" * 64) / "states.bin").write_bytes(b"z" * 298)
+    (elsewhere / ("c" * 64) / "meta.json").write_text("{}")
     monkeypatch.setenv("MODXFER_TRUNK_CACHE", str(elsewhere))
     monkeypatch.setenv("MODXFER_STORE", str(tmp_path / "store"))
     parts = {p.name: p for p in C.usage()}
@@ -126,19 +127,28 @@ def test_human_sizes():
 
 
 @pytest.mark.parametrize("case", ["the cache root", "the store", "a store inside it", "home", "user files",
-                                  "a link"])
+                                  "a link", "files named like entries", "a dot folder of the user's"])
 def test_a_trunk_variable_pointed_at_the_wrong_place_deletes_nothing(case, root, tmp_path, monkeypatch):
     _fill(root)
     trunk = {"the cache root": root, "the store": root / "artifacts", "a store inside it": tmp_path / "t",
-             "home": tmp_path / "home", "user files": tmp_path / "mine", "a link": tmp_path / "link"}[case]
+             "home": tmp_path / "home", "user files": tmp_path / "mine", "a link": tmp_path / "link",
+             "files named like entries": tmp_path / "blobs", "a dot folder of the user's": tmp_path / "notes"}[case]
+    if case == "files named like entries":  # e.g. a container image's blobs/sha256: files, not trunk entries
+        trunk.mkdir()
+        (trunk / ("d" * 64)).write_bytes(b"layer")
+    if case == "a dot folder of the user's":
+        (trunk / ".thesis.old").mkdir(parents=True)
+        (trunk / ".thesis.old" / "chapter1.tex").write_text("draft")
     if case == "a store inside it":
         monkeypatch.setenv("MODXFER_STORE", str(trunk / "store"))
         (trunk / "store" / "xnli").mkdir(parents=True)
     if case == "home":
         (trunk / ("d" * 64)).mkdir(parents=True)
+        (trunk / ("d" * 64) / "meta.json").write_text("{}")
         monkeypatch.setenv("HOME", str(trunk))
     if case == "user files":
         (trunk / ("d" * 64)).mkdir(parents=True)
+        (trunk / ("d" * 64) / "meta.json").write_text("{}")
         (trunk / "thesis.tex").write_text("years of work")
     if case == "a link":
         trunk.symlink_to(root / "trunk", target_is_directory=True)
@@ -169,3 +179,23 @@ def test_an_interrupted_clear_is_finished_by_the_next_and_names_are_never_reused
     assert not stale.exists() and not list(root.glob(".similarity*"))
     res = CliRunner().invoke(cli, ["cache", "clear", "trunk", "trunk"])
     assert res.exit_code == 0 and res.output.count("trunk:") == 1, res.output
+
+
+def test_writers_leftovers_are_ours_and_a_linked_part_is_shown_but_never_cleared(root, tmp_path):
+    downloads = root / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / ("f" * 16 + "-xnli.zip")).write_bytes(b"zip")
+    (downloads / "tmpab12cd_4.tmp").write_bytes(b"half")  # an older release's failed download
+    (downloads / ".lock").write_text("")
+    (downloads / ".x.modxfer-abcd1234.tmp").mkdir()  # io's temporary folders
+    assert C.clear(["downloads"]) == {"downloads": C.Cleared(7)}
+    real = tmp_path / "real-similarity"
+    (real / ("b" * 16)).mkdir(parents=True)
+    (real / ("b" * 16) / "m.json").write_text("{}")
+    (root / "similarity").symlink_to(real, target_is_directory=True)
+    part = next(p for p in C.usage() if p.name == "similarity")
+    assert part.link and not part.clearable and part.bytes == 2
+    res = CliRunner().invoke(cli, ["cache"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0 and "│ link " in res.output, res.output
+    res = CliRunner().invoke(cli, ["cache", "clear", "similarity"])
+    assert res.exit_code == 2 and "is a link" in res.output and (real / ("b" * 16) / "m.json").is_file()

@@ -56,10 +56,14 @@ def download_file(url: str) -> Path:
         target = cache_dir() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{url.rsplit('/', 1)[-1]}"
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-                shutil.copyfileobj(resp, out)
-            os.replace(tmp, target)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+                    shutil.copyfileobj(resp, out)
+                os.replace(tmp, target)
+            except BaseException:  # a failed download leaves nothing behind
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return target
     except Exception as e:  # network, 404, Hub errors: the user can only retry or place the files by hand
         raise DataError(f"could not download {url}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
