@@ -199,3 +199,17 @@ def test_writers_leftovers_are_ours_and_a_linked_part_is_shown_but_never_cleared
     assert res.exit_code == 0 and "│ link " in res.output, res.output
     res = CliRunner().invoke(cli, ["cache", "clear", "similarity"])
     assert res.exit_code == 2 and "is a link" in res.output and (real / ("b" * 16) / "m.json").is_file()
+
+
+def test_a_download_lands_whole_or_leaves_nothing(root, tmp_path):
+    from modxfer.errors import DataError
+    from modxfer.tasks.fetch import download_file
+
+    source = tmp_path / "xnli.zip"
+    source.write_bytes(b"zip bytes")
+    got = download_file(source.as_uri())  # file:// goes through the same urllib path as https://
+    assert got.read_bytes() == b"zip bytes" and got.parent == root / "downloads"
+    with pytest.raises(DataError, match="could not download"):
+        download_file((tmp_path / "missing.zip").as_uri())
+    assert sorted(p.name for p in (root / "downloads").iterdir()) == [got.name]  # no temporary left behind
+    assert C.clear(["downloads"]) == {"downloads": C.Cleared(9)}
