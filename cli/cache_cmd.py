@@ -38,15 +38,15 @@ def cache(ctx):
 def clear(parts, everything):
     """Remove the cache PARTS (e.g. trunk similarity); the next use rebuilds what it needs. Trained models (the
     artifact store) and fetched task data are never removed here."""
-    from modxfer.cache import PARTS, check, clear as run, human
+    from modxfer.cache import PARTS, clear as run, human
     from modxfer.errors import ConfigError
 
     if everything == bool(parts):
         raise ConfigError("name the parts to clear, or pass --all, not both" if parts else "nothing to clear named",
                           "e.g. `modxfer cache clear trunk similarity`, or `modxfer cache clear --all` "
                           "(`modxfer cache` lists the parts)")
-    names = check([n for n, (_, regenerable) in PARTS.items() if regenerable] if everything else parts)
-    for name in names:  # all checked first; each reported as it goes
-        done = run([name]).get(name)
+    def said(name, done):  # each part as it goes: a later part's failure does not hide what was freed
         click.echo(f"{name}: already empty" if done is None else f"{name}: {human(done.freed)} freed" + (
             f"; what could not be deleted is in {done.left}" if done.left else ""))
+
+    run([n for n, (_, regenerable) in PARTS.items() if regenerable] if everything else parts, on_each=said)

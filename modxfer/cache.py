@@ -24,12 +24,13 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cards import show
 from .errors import ConfigError, ModxferError
-from .io import _SWAP_LOCK as SWAP_LOCK, _TEMP_RE, LOCK_NAME, cache_dir, file_lock
+from .io import LOCK_NAME, SWAP_LOCK, TEMP_RE, cache_dir, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -138,18 +139,26 @@ class Cleared:
     left: Path | None = None  # what could not be deleted (another user's files, say), renamed out of the way
 
 
-def clear(names) -> dict[str, Cleared]:
-    """Remove the regenerable parts ``names`` (checked first, all of them, see the module docstring); returns
-    {part: Cleared} for the parts that existed."""
-    return {name: done for name in check(names) if (done := _clear_one(name, part_path(name))) is not None}
+def clear(names, on_each: Callable[[str, Cleared | None], None] | None = None) -> dict[str, Cleared]:
+    """Remove the regenerable parts ``names`` (all checked first, see the module docstring); returns {part: Cleared}
+    for the parts that existed. ``on_each(part, Cleared or None if it was empty)`` is called as each is done."""
+    out = {}
+    for name in check(names):
+        done = _clear_one(name, part_path(name))
+        if on_each is not None:
+            on_each(name, done)
+        if done is not None:
+            out[name] = done
+    return out
 
 
 def check(names) -> list[str]:
     """``names`` (duplicates dropped) when every one of them may be cleared now; else the reason, before anything is
     removed."""
     names = check_parts(names)
+    kept = _protected()
     for name in names:
-        _check_safe(name, part_path(name))
+        _check_safe(name, part_path(name), kept)
     return names
 
 
@@ -168,7 +177,7 @@ def _protected() -> dict[Path, str]:
     return where
 
 
-def _check_safe(name: str, path: Path) -> None:
+def _check_safe(name: str, path: Path, protected: dict[Path, str]) -> None:
     variable = "MODXFER_TRUNK_CACHE" if name == "trunk" else "MODXFER_CACHE"
     try:
         if path.is_symlink():
@@ -177,7 +186,7 @@ def _check_safe(name: str, path: Path) -> None:
         if not path.is_dir():
             return
         real = Path(os.path.realpath(path))
-        for kept, what in _protected().items():
+        for kept, what in protected.items():
             if kept == real or real in kept.parents or real == Path(real.anchor):
                 raise ConfigError(f"{name} at {path} is or holds {what} ({kept}): clearing it would delete that too",
                                   f"point {variable} at a folder of modxfer's own")
@@ -195,7 +204,7 @@ def _ours(name: str, entry: os.DirEntry) -> bool:
         return False
     if entry.name in _LOCKS:
         return entry.is_file()
-    if _TEMP_RE.match(entry.name):
+    if TEMP_RE.match(entry.name):
         return True
     pattern, kind = _ENTRY[name]
     if not re.fullmatch(pattern, entry.name):
@@ -230,8 +239,7 @@ def _clear_one(name: str, path: Path) -> Cleared | None:
                                "check that the folder and its parent are writable (a mount point cannot be moved)"
                                ) from None
         raise
-    failed: list[str] = []
-    shutil.rmtree(gone, onerror=lambda _f, p, _e: failed.append(p))
+    shutil.rmtree(gone, ignore_errors=True)  # what stays (another user's files, say) is measured and reported
     if not gone.exists():
         return Cleared(size)
     left, files = _measure(gone)

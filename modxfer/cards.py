@@ -8,6 +8,7 @@ message. ``check_card`` is the one check shared by ``zoo publish`` (refuse to pu
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Any
@@ -33,7 +34,7 @@ def show(value: Any, limit: int = 60, _depth: int = 0) -> str:
         text = "[" + ", ".join(show(v, 40, _depth + 1) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
     elif isinstance(value, dict):
         text = "{" + ", ".join(f"{show(k, 30, _depth + 1)}: {show(v, 40, _depth + 1)}"
-                               for k, v in list(value.items())[:6]) + (", ..." if len(value) > 6 else "") + "}"
+                               for k, v in itertools.islice(value.items(), 6)) + (", ..." if len(value) > 6 else "") + "}"
     else:
         text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."

@@ -29,9 +29,9 @@ from .errors import DataError, ModxferError
 
 MAX_JSON_DEPTH = 64  # cards, indexes and data rows nest a handful of levels; deeper is hostile or broken
 LOCK_NAME = ".modxfer.lock"
-_SWAP_LOCK = ".modxfer.swap.lock"
+SWAP_LOCK = ".modxfer.swap.lock"
 # mkdtemp names: ".<name>.<8 random>.tmp" (older releases) or ".<name>.modxfer-<8 random>.tmp|.old"
-_TEMP_RE = re.compile(r"^\..+\.(modxfer-)?[a-z0-9_]{8}\.(tmp|old)$")
+TEMP_RE = re.compile(r"^\..+\.(modxfer-)?[a-z0-9_]{8}\.(tmp|old)$")
 
 
 def _umask() -> int:
@@ -187,7 +187,7 @@ def clean_stale(parent: Path, *, writing: str | os.PathLike | None = None) -> in
         if not got:
             return 0  # a writer is active here: its folder is not stale; the next writer cleans up
         for p in parent.iterdir():
-            if _TEMP_RE.match(p.name) and p.is_dir() and not p.is_symlink():
+            if TEMP_RE.match(p.name) and p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
                 removed += 1
     return removed
@@ -233,7 +233,7 @@ def _replace_dir(tmp: Path, path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old copy
         return
     # No atomic swap here (non-Linux, some network file systems): two renames, serialised among writers.
-    with file_lock(path.parent / _SWAP_LOCK):  # not LOCK_NAME: this writer holds that one shared
+    with file_lock(path.parent / SWAP_LOCK):  # not LOCK_NAME: this writer holds that one shared
         old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.modxfer-", suffix=".old"))
         os.replace(path, old / "x")
         os.replace(tmp, path)
