@@ -43,7 +43,8 @@ from . import outcomes as O
 from . import stats as S
 from .correlate import is_same_source, similarity_tests
 from .composition import Composition
-from .errors import DataError
+from .errors import DataError, ModxferError
+from .tasks import get_task
 
 MEASURES = ("score", "gain", "degradation", "rel_degradation", "robustness_gain")
 TESTED = H.TESTED
@@ -52,7 +53,7 @@ BAD = ("not learned", "unknown")  # competence statuses worth a flag; the first 
 MIN_EXAMPLES = 200
 TABLE_COLUMNS = ["measure", "task", "composition", "kind", "intermediates", "baseline", "similarity", "same_source",
                  "noise", "level",
-                 "group", "languages", "estimate", "low", "high", "se", "pvalue", "mde", "n", "seeds", "competence",
+                 "group", "languages", "estimate", "low", "high", "se", "interval_mc_error", "pvalue", "mde", "n", "seeds", "competence",
                  "baseline_competence"]
 
 
@@ -112,37 +113,81 @@ def _records(df) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- cells
 class _Cells:
-    """Per (task, composition, lang, noise): {seed: (score, bootstrap replicates or None)} and the examples behind
-    it. Outcomes of one (task, language) are aligned on the example ids all its cells share, so every comparison
-    between them is paired."""
+    """Per (task, composition, lang, noise): {seed: stats.Cell or (score, None)} and the examples behind it.
 
-    def __init__(self, df, bs: S.Bootstrap):
+    Every cell of one resampling space is aligned on the examples all of them share, so every comparison between
+    them is paired. A space is one language of a task whose languages hold different data, or -- for a parallel task
+    (``Task.parallel``: translations of one item are one item) -- all its pooled languages at once, aligned on the
+    items every one of them has, so one draw of items serves every language (``modxfer.stats.bootstrap``)."""
+
+    def __init__(self, df, bs: S.Bootstrap, pooled: Callable[[str], bool]):
         self.bs = bs
-        self.data: dict[tuple, dict[int, tuple[float, np.ndarray | None]]] = defaultdict(dict)
+        self.data: dict[tuple, dict[int, tuple]] = defaultdict(dict)
         self.n: dict[tuple, int] = {}
+        self.space: dict[tuple, str] = {}
         self.notes: list[str] = []
         self.with_outcomes = 0
+        self.item_spaces: dict[str, dict] = {}  # task -> {"languages": [...], "items": n} for the report's card
         has = "outcomes" in df.columns
-        for (task, lang), part in df.groupby(["task", "lang"], sort=False):
-            rows = part.to_dict("records")
-            kept = [r for r in rows if has and isinstance(r.get("outcomes"), Mapping)]
-            for r in rows:
+        for task, tpart in df.groupby("task", sort=False):
+            kept_by_lang = {}
+            for lang, part in tpart.groupby("lang", sort=False):
+                rows = part.to_dict("records")
+                for r in rows:
+                    key = (task, r["composition"], lang, r["noise"])
+                    self.data[key][int(r["seed"])] = (_num(r["score"]), None)
+                    self.n[key] = int(r["n"]) if "n" in r and r["n"] == r["n"] else 0
+                kept = [r for r in rows if has and isinstance(r.get("outcomes"), Mapping)]
+                if kept:
+                    kept_by_lang[lang] = (kept, [O.check(r["outcomes"]) for r in kept])
+            joint = self._joint_languages(task, kept_by_lang, pooled)
+            if joint:
+                self._resample(task, f"{task}:items", {l: kept_by_lang[l] for l in joint}, items=True)
+            for lang in kept_by_lang:
+                if lang not in joint:
+                    self._resample(task, f"{task}:{lang}", {lang: kept_by_lang[lang]}, items=False)
+
+    def _joint_languages(self, task: str, kept_by_lang: dict, pooled) -> list[str]:
+        """The pooled languages of a parallel task whose items overlap another's (a language with its own items,
+        such as XCOPA's English COPA validation, is a space of its own: its items are independent of the rest)."""
+        try:
+            parallel = get_task(task).parallel
+        except ModxferError:
+            parallel = None
+        langs = [l for l in kept_by_lang if pooled(l)]
+        if not parallel or len(langs) < 2:
+            return []
+        keys = {l: set(O.item_keys(task, kept_by_lang[l][1][0])) for l in langs}
+        joint = [l for l in langs if any(keys[l] & keys[o] for o in langs if o != l)]
+        return joint if len(joint) >= 2 else []
+
+    def _resample(self, task: str, space: str, by_lang: dict, items: bool) -> None:
+        recs_by_lang = {}
+        for lang, (kept, recs) in by_lang.items():
+            if items:  # the cross-language item keys replace the per-language ids
+                recs = [{**r, "ids": O.item_keys(task, r)} for r in recs]
+            recs_by_lang[lang] = recs
+        ids, _ = O.align([r for recs in recs_by_lang.values() for r in recs])
+        where = f"{task} ({', '.join(by_lang)})" if items else f"{task} {next(iter(by_lang))}"
+        if not ids:
+            self.notes.append(f"{where}: the cells share no example id; no intervals there")
+            return
+        own = {lang: len(set(O.align(recs)[0])) for lang, recs in recs_by_lang.items()}
+        if any(k != len(ids) for k in own.values()):
+            detail = ", ".join(f"{l} {k}" for l, k in own.items())
+            self.notes.append(f"{where}: cells hold different examples ({detail}); compared on the {len(ids)} "
+                              + ("items every language has (translations of one item resampled together)"
+                                 if items else "they share"))
+        if items:
+            self.item_spaces[task] = {"languages": list(by_lang), "items": len(ids)}
+        for lang, (kept, _) in by_lang.items():
+            recs = recs_by_lang[lang]
+            _, pos = O.align([{"ids": ids}, *recs])
+            for r, cell in zip(kept, self.bs.replicates(space, [O.subset(x, p) for x, p in zip(recs, pos[1:])])):
                 key = (task, r["composition"], lang, r["noise"])
-                self.data[key][int(r["seed"])] = (_num(r["score"]), None)
-                self.n[key] = int(r["n"]) if "n" in r and r["n"] == r["n"] else 0
-            if not kept:
-                continue
-            recs = [O.check(r["outcomes"]) for r in kept]
-            ids, pos = O.align(recs)
-            if not ids:
-                self.notes.append(f"{task} {lang}: the cells share no example id; no intervals there")
-                continue
-            if any(len(r["ids"]) != len(ids) for r in recs):
-                self.notes.append(f"{task} {lang}: cells hold different examples; compared on the {len(ids)} they share")
-            for r, rep in zip(kept, self.bs.replicates(f"{task}:{lang}", [O.subset(x, p) for x, p in zip(recs, pos)])):
-                key = (task, r["composition"], lang, r["noise"])
-                self.data[key][int(r["seed"])] = rep
+                self.data[key][int(r["seed"])] = cell
                 self.n[key] = len(ids)
+                self.space[key] = space
                 self.with_outcomes += 1
 
     def seeds(self, *keys) -> list[int]:
@@ -154,9 +199,9 @@ class _Cells:
 
     def estimate(self, key, seeds) -> S.Estimate:
         per = {s: self.data[key][s] for s in seeds}
-        if any(rep is None for _, rep in per.values()):
-            return S.Estimate(float(np.mean([p for p, _ in per.values()])), None, self.n[key], 1, len(per))
-        return self.bs.over_seeds(per, self.n[key])
+        if any(cell[1] is None for cell in per.values()):
+            return S.Estimate(float(np.mean([c[0] for c in per.values()])), None, self.n[key], 1, len(per))
+        return self.bs.over_seeds(per, self.space[key], self.n[key])
 
 
 def _num(v) -> float:
@@ -192,7 +237,7 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
     sim_of = similarity if callable(similarity) else (lambda a, b: similarity.get((a, b), math.nan))
     sims = {(i, c.target): _num(sim_of(i, c.target)) for c in comps.values() for i in c.intermediates}
     bs = S.Bootstrap(n_resamples, seed)
-    cells = _Cells(df, bs)
+    cells = _Cells(df, bs, lambda lang: include_english or lang != ENGLISH)
     study = _Study(df, comps, sims, cells, include_english)
     records, estimates = study.records()
     table = pd.DataFrame(records) if records else pd.DataFrame(
@@ -200,9 +245,17 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
     corr, inter = similarity_tests(study, seed, alpha)
     tests = H.build(table, corr, inter, correction, alpha)
     m = int(tests["p_adjusted"].notna().sum())
-    settings = {"method": "paired stratified bootstrap over example ids within each language (seeds resampled "
-                          "first), official metric recomputed per resample; percentile 95% CI; p-values from the "
-                          "normal approximation with the bootstrap SE",
+    settings = {"method": "paired bootstrap over example ids (seeds resampled first), clustered by item for test sets "
+                          "that translate one another (one draw of items serves every language; per-language strata "
+                          "otherwise), official metric recomputed per resample; percentile 95% CI",
+                "se_method": "analytic: the statistic's influence (delta-method) expansion over the resampled units, "
+                             "n/(n-1) x sum of squares per space (exact, item-clustered, for means of per-item "
+                             "outcomes; linearised for corpus F1); p-values from the normal approximation with it, so "
+                             "no p-value or finding depends on the bootstrap's seed",
+                "pvalue_mc_error": 0.0,
+                "interval_mc_error_note": "percentile bounds move with the bootstrap seed by about interval_mc_error "
+                                          "(Monte Carlo SE of a bound, per record); findings do not use them",
+                "item_spaces": cells.item_spaces,
                 "n_resamples": n_resamples, "seed": seed, "confidence_level": S.CONFIDENCE, "alpha": alpha,
                 "correction": correction, "correction_name": S.CORRECTION_NAMES[correction], "power": S.POWER,
                 "min_pairs": S.MIN_PAIRS, "include_english": include_english, "tests": m,
@@ -362,7 +415,8 @@ class _Study:
                "same_source": any(is_same_source(i, task) for i in comp.intermediates),
                "languages": len(langs), "estimate": est.statistic, "low": low, "high": high,
                # A p-value and an MDE only where "is it 0?" is the question: differences, not scores or ratios.
-               "se": est.standard_error, "pvalue": est.pvalue if measure in TESTED else math.nan,
+               "se": est.standard_error, "interval_mc_error": est.interval_mc_error(),
+               "pvalue": est.pvalue if measure in TESTED else math.nan,
                "mde": est.minimum_detectable_effect() if measure in TESTED else math.nan,
                "n": est.n, "seeds": est.n_seeds, "competence": self.competence.get((task, comp_s), "unknown"),
                "baseline_competence": self.competence.get((task, str(base)), None) if base else None}
@@ -383,7 +437,15 @@ class _Study:
 def similarity_matrices(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None,
                         measures: Iterable[str] = ("textemb",)) -> dict:
     """{measure: SimilarityMatrix} over the given (intermediate, target) pairs whose tasks both have training inputs
-    (empty when none do): what a report relates results to, whether it reads a run or a results bundle."""
+    (empty when none do): what a report relates results to, whether it reads a run or a results bundle.
+
+    Computed by :func:`modxfer.similarity.compute`, the path ``modxfer similarity`` and ``modxfer select`` take: the
+    corrected TextEmb is centred on a fixed reference set, so each pair's value is the one those commands give,
+    however few tasks the run has.
+
+    Raises:
+        DataError: a reference task's data is missing (the message names the tasks and how to fetch them).
+    """
     from . import similarity as Sim
     from .tasks import get_task
 
@@ -394,11 +456,7 @@ def similarity_matrices(tasks: Iterable[tuple[str, str]], backbone, examples: in
     settings = Sim.MeasureSettings(examples=examples) if examples else Sim.MeasureSettings()
     inters = list(dict.fromkeys(a for a, _ in trainable))
     targets = list(dict.fromkeys(b for _, b in trainable))
-    # A corrected TextEmb over two tasks is -1 by construction: a run that small gets no such matrix (its pairs read
-    # NaN and are marked as without a similarity) rather than a refusal of the whole report.
-    n_tasks = len(set(inters) | set(targets))
-    return {m: Sim.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir) for m in measures
-            if n_tasks >= Sim.MIN_TASKS.get(m, 1)}
+    return {m: Sim.compute(m, inters, targets, base=backbone, settings=settings, data_dir=data_dir) for m in measures}
 
 
 def pair_similarity(tasks: Iterable[tuple[str, str]], matrix) -> dict:
@@ -417,7 +475,8 @@ def pair_similarity(tasks: Iterable[tuple[str, str]], matrix) -> dict:
 
 def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None) -> dict:
     """{(intermediate, target): similarity} for the given pairs: the anisotropy-corrected TextEmb (Vu et al. 2020,
-    centred over the tasks compared; the raw cosine sits near 1 for every pair and cannot tell tasks apart)."""
+    centred on the fixed reference set of ``modxfer.tasksim.reference``, so a pair's value does not depend on the
+    other pairs asked for; the raw cosine sits near 1 for every pair and cannot tell tasks apart)."""
     pairs = list(dict.fromkeys(tasks))
     return pair_similarity(pairs, similarity_matrices(pairs, backbone, examples, data_dir).get("textemb"))
 

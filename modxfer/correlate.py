@@ -12,8 +12,8 @@ Two kinds of pair are kept out or reported apart, because they would answer a di
 - Robustness gains under noise that changed nothing in any language of a target are exactly 0 by construction:
   that target is left out of the correlations for that noise, and named in ``changed_nothing``.
 
-A correlation whose smallest attainable permutation p-value is at least alpha can never be significant; it is
-reported with that reason ("too few pairs (smallest attainable p = ...)") and is not a test.
+A correlation or interaction whose smallest attainable permutation p-value is at or above its corrected threshold can
+never be significant; ``hypotheses`` keeps it out of the family and says so.
 """
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ import numpy as np
 from . import stats as S
 
 CORR_COLUMNS = ["task", "kind", "measure", "noise", "same_source", "n_pairs", "rho", "low", "high", "pvalue",
-                "min_pvalue", "reason", "exact", "no_similarity", "not_learned", "changed_nothing", "same_source_pairs",
+                "min_pvalue", "pvalue_mc_error", "permutations", "reason", "exact", "no_similarity", "not_learned", "changed_nothing", "same_source_pairs",
                 "pairs"]
-INTER_COLUMNS = ["task", "kind", "measure", "noise", "same_source", "statistic", "pvalue", "languages", "families",
-                 "slopes", "reason", "not_learned", "same_source_pairs"]
+INTER_COLUMNS = ["task", "kind", "measure", "noise", "same_source", "statistic", "low", "high", "pvalue",
+                 "min_pvalue", "pvalue_mc_error", "permutations", "exact", "languages", "families", "family_rho",
+                 "family_languages", "reason", "not_learned", "same_source_pairs"]
 SUBSETS = {"with": "same-source pairs included", "without": "same-source pairs left out",
            "none": "no same-source pair"}
 
@@ -116,12 +117,11 @@ def _correlations(study, zs, skipped, nothing, seed: int, alpha: float) -> list[
                 res = S.correlation([study.sims[p] for p in pairs], [sel[p].statistic for p in pairs], pairs=pairs,
                                     groups=[p[1] for p in pairs], y_replicates=reps, rng=seed)
                 reason = res.reason
-                if reason is None and res.min_pvalue is not None and res.min_pvalue >= alpha:
-                    reason = f"too few pairs (smallest attainable p = {res.min_pvalue:.3g})"
                 low, high = res.confidence_interval()
                 out.append({"task": scope, "kind": kind, "measure": measure, "noise": noise, "same_source": subset,
                             "n_pairs": res.n, "rho": res.statistic, "low": low, "high": high, "pvalue": res.pvalue,
-                            "min_pvalue": res.min_pvalue, "reason": reason, "exact": res.exact,
+                            "min_pvalue": res.min_pvalue, "pvalue_mc_error": res.pvalue_mc_error,
+                            "permutations": res.permutations, "reason": reason, "exact": res.exact,
                             "no_similarity": ", ".join(no_sim) or None, "not_learned": ", ".join(left) or None,
                             "changed_nothing": ", ".join(sorted(t for t, n in nothing if n == noise and measure
                                                                 != "gain" and scope in ("all targets", t))) or None,
@@ -137,7 +137,7 @@ def _interactions(study, lang_points, skipped, seed: int) -> list[dict]:
         for subset, keep in _subsets(pairs):
             kept = [(x, y, lang) for i, x, y, lang in pts if (i, task) in keep]
             x, y, lang = zip(*kept) if kept else ((), (), ())
-            res = S.slope_interaction(x, y, lang, {l: study.info[l]["family"] for l in lang}, rng=seed)
+            res = S.family_interaction(x, y, lang, {l: study.info[l]["family"] for l in lang}, rng=seed)
             out.append({"task": task, "kind": kind, "measure": measure, "noise": noise, "same_source": subset,
                         **res.to_dict(), "not_learned": ", ".join(sorted(skipped.get((task, kind, measure, noise),
                                                                                      ()))) or None,

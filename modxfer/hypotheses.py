@@ -9,8 +9,15 @@ costs the others power):
 - degradations of a model, and robustness gains between models, where a side is near chance on clean zero-shot
   data (its CI includes chance): it has no room left to lose, so an absolute degradation says nothing and a
   robustness gain against it compares a drop with no possible drop. Their relative degradation is undefined too;
-- correlations with too few pairs, or whose smallest attainable permutation p-value is at least alpha;
+- correlations with too few pairs, and interactions without two families of which one has several languages;
+- every test whose smallest attainable p-value (a permutation test's, given its orderings) is at or above its
+  corrected threshold alpha/m, m being the tests that remain (``stats.testable``): it could never pass, and counting
+  it only lowers the threshold for the others;
 - anything without per-example outcomes (no bootstrap, no p-value).
+
+p-values of gains, degradations and robustness gains use the analytic standard error (``stats.estimate``): they have
+no Monte Carlo error. Permutation p-values of correlations and interactions are exact when the orderings are few and
+otherwise carry their Monte Carlo SE (``pvalue_mc_error``).
 
 The MDE is reported at alpha (two-sided, 80% power) and at alpha/m, the level the correction's first step applies
 to the smallest p-value (Holm's, and Benjamini-Hochberg's too): the effect a comparison would need to be found with
@@ -31,7 +38,9 @@ NEAR_CHANCE = ("{sides} near chance on clean zero-shot data (CI includes chance)
                "so its absolute degradation says nothing")
 NO_OUTCOMES = "no per-example outcomes: no test"
 COLUMNS = ["kind", "task", "what", "composition", "noise", "same_source", "estimate", "low", "high", "se", "pvalue",
-           "mde", "mde_corrected", "languages", "excluded"]
+           "pvalue_mc_error", "min_pvalue", "mde", "mde_corrected", "languages", "excluded"]
+CANNOT_PASS = ("cannot pass the correction: smallest attainable p {min_p:.3g} >= alpha/(m+1) = {level:.3g}, the "
+               "threshold it would face among the m = {m} tests that can")
 
 
 def _truthy(v) -> bool:
@@ -80,6 +89,7 @@ def build(table, corr, inter, correction: str, alpha: float):
         out.append({"kind": r.measure, "task": r.task, "what": what, "composition": r.composition, "noise": r.noise,
                     "same_source": "with" if _truthy(getattr(r, "same_source", False)) else "none",
                     "estimate": r.estimate, "low": r.low, "high": r.high, "se": r.se, "pvalue": r.pvalue,
+                    "pvalue_mc_error": 0.0, "min_pvalue": 0.0,  # analytic: any p down to 0 is attainable
                     "mde": r.mde, "mde_corrected": math.nan, "languages": r.languages,
                     "excluded": _excluded(r, near)})
     for r in corr.itertuples():
@@ -87,17 +97,26 @@ def build(table, corr, inter, correction: str, alpha: float):
                     + (f", {r.noise}" if r.noise != "clean" else "") + f", {r.n_pairs} pairs"
                     + _subset_text(r.same_source) + ")", "composition": None, "noise": r.noise,
                     "same_source": r.same_source, "estimate": r.rho, "low": r.low, "high": r.high, "se": math.nan,
-                    "pvalue": math.nan if r.pvalue is None else r.pvalue, "mde": math.nan,
+                    "pvalue": _num(r.pvalue), "pvalue_mc_error": _num(r.pvalue_mc_error),
+                    "min_pvalue": _num(r.min_pvalue), "mde": math.nan,
                     "mde_corrected": math.nan, "languages": None, "excluded": r.reason})
     for r in inter.itertuples():
-        out.append({"kind": "interaction", "task": r.task, "what": f"family x similarity slope on {r.measure} "
-                    f"({r.kind}, {r.noise}{_subset_text(r.same_source)})", "composition": None, "noise": r.noise,
-                    "same_source": r.same_source, "estimate": r.statistic, "low": math.nan, "high": math.nan,
-                    "se": math.nan, "pvalue": math.nan if r.pvalue is None else r.pvalue, "mde": math.nan,
+        out.append({"kind": "interaction", "task": r.task, "what": f"family x similarity on {r.measure} "
+                    f"({r.kind}, {r.noise}{_subset_text(r.same_source)}): spread of the families' mean rank "
+                    "correlations", "composition": None, "noise": r.noise,
+                    "same_source": r.same_source, "estimate": r.statistic, "low": _num(r.low), "high": _num(r.high),
+                    "se": math.nan, "pvalue": _num(r.pvalue), "pvalue_mc_error": _num(r.pvalue_mc_error),
+                    "min_pvalue": _num(r.min_pvalue), "mde": math.nan,
                     "mde_corrected": math.nan, "languages": r.languages, "excluded": r.reason})
     tests = pd.DataFrame(out, columns=COLUMNS)
-    tests["estimate"] = tests["estimate"].astype(float)
-    tests["pvalue"] = tests["pvalue"].astype(float)
+    for col in ("estimate", "pvalue", "min_pvalue", "pvalue_mc_error"):
+        tests[col] = tests[col].astype(float)
+    candidate = (tests["excluded"].isna() & np.isfinite(tests["pvalue"])).to_numpy()
+    mins = np.where(candidate, tests["min_pvalue"].fillna(0.0).to_numpy(), np.nan)
+    can_pass = S.testable(mins, alpha)
+    m = int(can_pass.sum())
+    for i in np.flatnonzero(candidate & ~can_pass):
+        tests.at[i, "excluded"] = CANNOT_PASS.format(min_p=mins[i], level=corrected_alpha(alpha, m + 1), m=m)
     tested = tests["excluded"].isna() & np.isfinite(tests["pvalue"])
     adj = np.full(len(tests), np.nan)
     adj[tested.to_numpy()] = S.adjust(tests.loc[tested, "pvalue"].to_numpy(), correction)
@@ -110,7 +129,9 @@ def build(table, corr, inter, correction: str, alpha: float):
     return tests
 
 
-def corrected_alpha(alpha: float, m: int) -> float:
-    """alpha/m: the level the correction's first step applies (conservative for later steps)."""
-    return alpha / max(m, 1)
+corrected_alpha = S.corrected_alpha
+
+
+def _num(v) -> float:
+    return math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 

@@ -51,14 +51,14 @@ def collect(task, rows: Sequence[Mapping], preds: Any, refs: Any, lang: str | No
     kind = task.metric
     base = {"format": FORMAT, "metric": kind, "lang": lang}
     if kind == "squad" or kind == "mlqa":
-        return {**base, **_qa(kind, preds, refs, lang)}
+        return _with_items(task, {**base, **_qa(kind, preds, refs, lang)})
     ids = [str(r["id"]) for r in rows]
     preds, refs = M._paired(preds, refs)
     if len(ids) != len(preds):
         raise DataError(f"{len(ids)} evaluated examples but {len(preds)} predictions",
                         "pass the rows that were scored, in the order their predictions come")
     if kind == "seqeval":
-        return {**base, "ids": ids, **_entity_counts(preds, refs)}
+        return _with_items(task, {**base, "ids": ids, **_entity_counts(preds, refs)})
     if kind == "bucc":
         # Per source sentence: its mined and gold partners; F1 over the corpus is a function of the three sums.
         return {**base, "ids": ids, "tp": [len(set(p) & set(r)) for p, r in zip(preds, refs)],
@@ -71,7 +71,23 @@ def collect(task, rows: Sequence[Mapping], preds: Any, refs: Any, lang: str | No
     out = {**base, "ids": ids, "correct": [int(p == r) for p, r in zip(preds, refs)]}
     if all(_small_int(v) for v in (*preds, *refs)):
         out.update(prediction=[int(p) for p in preds], reference=[int(r) for r in refs])
-    return out
+    return _with_items(task, out)
+
+
+def _with_items(task, record: dict) -> dict:
+    """A parallel task's record names each example's item across languages (``Task.item_key``)."""
+    if getattr(task, "parallel", None):
+        record["items"] = [task.item_key(i) for i in record["ids"]]
+    return record
+
+
+def item_keys(task, outcomes: Mapping) -> list[str]:
+    """Each example's cross-language item key: the record's own ``items``, or derived from its ids (records
+    written before items were recorded); the ids themselves for a task whose languages hold different data."""
+    if isinstance(outcomes.get("items"), list):
+        return [str(k) for k in outcomes["items"]]
+    task = _task(task)
+    return [task.item_key(i) for i in outcomes["ids"]]
 
 
 def _small_int(v) -> bool:
@@ -137,6 +153,9 @@ def check(outcomes: Mapping) -> dict:
     if not isinstance(ids, list):
         raise DataError("malformed per-example outcomes: 'ids' is not a list", fix)
     n = len(ids)
+    items = outcomes.get("items")
+    if items is not None and (not isinstance(items, list) or len(items) != n or not all(isinstance(k, str) for k in items)):
+        raise DataError(f"malformed per-example outcomes: 'items' is not a list of {n} strings", fix)
     for f in FIELDS[metric]:
         values = outcomes.get(f, [])
         if not isinstance(values, list) or len(values) != n:
@@ -228,7 +247,7 @@ def align(records: Sequence[Mapping]) -> tuple[list[str], list[np.ndarray]]:
 def subset(outcomes: Mapping, positions: np.ndarray) -> dict:
     """The record restricted to ``positions`` (e.g. from ``align``), in that order."""
     out = dict(outcomes)
-    for f in ("ids", "prediction", "reference", *FIELDS[outcomes["metric"]]):
+    for f in ("ids", "items", "prediction", "reference", *FIELDS[outcomes["metric"]]):
         if f in outcomes:
             out[f] = [outcomes[f][int(k)] for k in positions]
     return out

@@ -253,19 +253,29 @@ def correlation_section(analysis) -> list[str]:
                 f"and are left out, and so are comparisons with a model that did not learn and robustness gains under "
                 "noise that changed nothing on a target. Where a scope holds a "
                 f"same-source pair ({SAME_SOURCE}), the correlation is computed with and without it and both are "
-                "tested. A correlation whose smallest attainable p is at least alpha is reported, not tested.\n",
+                "tested. A correlation whose smallest attainable p is at or above its corrected threshold is reported, not "
+                "tested (see \"Not tested\").\n",
                 md(["target", "kind", "measure", "noise", f"same-source {SAME_SOURCE} pairs", "n pairs",
                     "rho [95% CI]", "p", "pairs"], rows)]
     if not inter.empty:
+        def family_rhos(r) -> str:
+            sizes = r.get("family_languages") or {}
+            return ", ".join(f"{k} {v:+.2f} ({sizes.get(k, '?')})" for k, v in (r["family_rho"] or {}).items())
         rows = [[r["task"], r["kind"], r["measure"], r["noise"], SUBSET_TEXT.get(r["same_source"], ""), r["languages"],
-                 r["families"], ", ".join(f"{k} {v:+.1f}" for k, v in (r["slopes"] or {}).items()),
-                 (pval(r["pvalue"]) if missing(r["reason"]) else r["reason"])
+                 r["families"], family_rhos(r),
+                 "" if missing(r["statistic"]) else interval({"estimate": r["statistic"], "low": r["low"],
+                                                              "high": r["high"]}, 2),
+                 (pval(r["pvalue"]) + ("" if r.get("exact") else f" (MC SE {r['pvalue_mc_error']:.2g})")
+                  if missing(r["reason"]) else r["reason"])
                  + ("" if missing(r.get("not_learned")) else f"; left out, did not learn: {r['not_learned']}")]
                 for r in inter.to_dict("records")]
-        out += ["## Does the similarity slope differ between language families?\n",
-                "Per language, the slope of the measure on similarity over its pairs; the test permutes family "
-                "labels across languages (language is the unit). Families with one language cannot be told apart "
-                f"from that language. With and without same-source pairs ({SAME_SOURCE}) as above.\n",
+        out += ["## Does the similarity-outcome relation differ between language families?\n",
+                "Per language, Spearman's rho between similarity and the measure over its pairs; per family the mean "
+                "rho (languages in brackets), and the spread between families (largest minus smallest family mean, "
+                "on the -1..1 scale of rho; CI: languages resampled within families). The test permutes family "
+                "labels across languages (language is the unit; exact when the labellings are few). Families with "
+                "one language cannot be told apart from that language. With and without same-source pairs "
+                f"({SAME_SOURCE}) as above.\n",
                 md(["target", "kind", "measure", "noise", f"same-source {SAME_SOURCE} pairs", "languages", "families",
-                    "mean slope per family", "p (uncorrected) or why not"], rows)]
+                    "mean rho per family (languages)", "spread [95% CI]", "p (uncorrected) or why not"], rows)]
     return out

@@ -29,9 +29,12 @@ def test_same_source_pairs_are_marked_and_correlations_are_tested_with_and_witho
     with_, without = c.loc[("xnli", "gain", "clean", "with")], c.loc[("xnli", "gain", "clean", "without")]
     assert with_["n_pairs"] == 6 and without["n_pairs"] == 5 and "mnli>xnli" not in without["pairs"]
     assert with_["same_source_pairs"] == without["same_source_pairs"] == "mnli>xnli"
-    # Both subsets are hypotheses of the family: each has a corrected p-value.
+    # Both subsets are hypotheses: each has a corrected p-value, or is listed as one that could never pass (5 pairs
+    # in one target: 5! orderings, smallest p 2/120, above alpha/m for this family).
     t = a.tests[(a.tests["kind"] == "correlation") & (a.tests["noise"] == "clean")]
-    assert set(t["same_source"]) == {"with", "without"} and t["p_adjusted"].notna().all()
+    assert set(t["same_source"]) == {"with", "without"}
+    assert (t["p_adjusted"].notna() | t["excluded"].str.startswith("cannot pass the correction", na=False)).all()
+    assert t.set_index("same_source").loc["without", "excluded"].startswith("cannot pass the correction")
     assert any("same-source ‡ pairs left out" in w for w in t["what"])
     inter = a.interactions
     assert set(inter.loc[inter["measure"] == "gain", "same_source"]) == {"with", "without"}
@@ -91,17 +94,32 @@ def test_a_correlation_that_cannot_reach_significance_is_not_counted():
     a = analyse(rows, sims, n_resamples=B)
     c = a.correlations.set_index("task").loc["all targets"]
     assert c["n_pairs"] == 5 and c["min_pvalue"] == pytest.approx(2 / 12)
-    assert c["reason"] == "too few pairs (smallest attainable p = 0.167)"
     t = a.tests[a.tests["kind"] == "correlation"]
-    assert t["p_adjusted"].isna().all() and (t["excluded"].str.startswith("too few pairs")).all()
+    assert t["p_adjusted"].isna().all()
+    assert t["excluded"].str.startswith("too few pairs").sum() == 2  # the per-target ones: 3 and 2 pairs
+    pooled = t[t["what"].str.contains("5 pairs")].iloc[0]
+    assert pooled["excluded"].startswith("cannot pass the correction: smallest attainable p 0.167")
+    # Every test left in the family can pass it: its smallest attainable p is below alpha/m.
+    kept = a.tests[a.tests["p_adjusted"].notna()]
+    assert (kept["min_pvalue"] < 0.05 / len(kept)).all()
 
 
 def test_smallest_attainable_permutation_pvalue():
     x = [0.9, 0.5, 0.1, 0.8, 0.4]
     assert S.correlation(x, [3, 2, 1, 5, 4], groups=list("aaabb")).min_pvalue == pytest.approx(2 / 12)
     assert S.correlation(x + [0.2], [1, 2, 3, 4, 5, 6]).min_pvalue == pytest.approx(2 / 720)
-    big = S.correlation(np.arange(9.0), np.arange(9.0), n_permutations=999)
+    big = S.correlation(np.arange(9.0), np.arange(9.0), n_permutations=999, adaptive=False)
     assert not big.exact and big.min_pvalue == pytest.approx(1 / 1000)
+
+
+def test_tests_that_cannot_pass_are_dropped_until_every_remaining_one_can():
+    # alpha 0.05: {0.001, 0.03, 0.03} cannot all stay (0.03 >= 0.05/3 and >= 0.05/2); alone, 0.001 < 0.05.
+    assert S.testable([0.001, 0.03, 0.03], 0.05).tolist() == [True, False, False]
+    # Dropping the hopeless raises the threshold for the rest: 0.012 < 0.05/4 once the 0.2s are out.
+    assert S.testable([0.0, 0.0, 0.012, 0.0, 0.2, 0.2], 0.05).tolist() == [True, True, True, True, False, False]
+    # Ties are never split, and NaN is not a test.
+    assert S.testable([0.02, 0.02, float("nan")], 0.05).tolist() == [True, True, False]
+    assert S.testable([0.03, 0.03], 0.05).tolist() == [False, False]
 
 
 def test_estimates_without_variation_have_no_mde():

@@ -116,8 +116,10 @@ def test_resampling_is_paired_seeded_and_recomputes_the_metric():
     assert np.array_equal(bs.indices("de", ids), S.Bootstrap(200, rng=3).indices("de", ids))  # seeded
     assert not np.array_equal(bs.indices("de", ids), bs.indices("hi", ids))  # strata drawn independently
     rec = _acc(np.arange(30) % 3 == 0, ids)
-    (point, reps), = bs.replicates("de", [rec])
+    (point, reps, infl), = bs.replicates("de", [rec])
     assert point == O.rescore(rec) and np.allclose(reps, O.rescore(rec, bs.indices("de", ids)))
+    # The influence of an accuracy is each example's deviation from the mean, in points per example.
+    assert np.allclose(infl, 100 * (np.asarray(rec["correct"]) - np.mean(rec["correct"])) / 30)
     with pytest.raises(DataError, match="not aligned"):
         bs.replicates("de", [rec, _acc(rec["correct"], ids[::-1])])
     with pytest.raises(ConfigError, match="n_resamples"):
@@ -175,16 +177,32 @@ def test_correlation_needs_five_distinct_pairs_and_permutes_within_targets():
     assert low <= r.statistic <= high
 
 
-def test_slope_interaction_needs_a_family_with_two_languages():
-    x = np.tile([0.1, 0.5, 0.9], 4)
-    lang = np.repeat(["de", "hi", "zh", "tr"], 3)
-    fam = {"de": "IE", "hi": "IE", "zh": "ST", "tr": "Turkic"}
-    slopes = {"de": 10.0, "hi": 12.0, "zh": -10.0, "tr": -12.0}
-    y = np.array([slopes[l] * xi for l, xi in zip(lang, x)])
-    r = S.slope_interaction(x, y, lang, fam, n_permutations=999)
-    assert r.slopes["IE"] == pytest.approx(11.0) and r.n_families == 3 and 0 < r.pvalue <= 1
-    single = S.slope_interaction(x, y, lang, {"de": "a", "hi": "b", "zh": "c", "tr": "d"})
+def test_family_interaction_is_on_the_rank_correlation_scale_and_needs_a_family_with_two_languages():
+    x = np.tile([0.1, 0.5, 0.9, 0.3], 6)
+    lang = np.repeat(["de", "hi", "nl", "zh", "my", "tr"], 4)
+    fam = {"de": "IE", "hi": "IE", "nl": "IE", "zh": "ST", "my": "ST", "tr": "Turkic"}
+    sign = {"de": 1, "hi": 1, "nl": 1, "zh": -1, "my": -1, "tr": -1}
+    y = np.array([sign[l] * xi * 1e7 for l, xi in zip(lang, x)])  # huge raw slopes: the scale must not show them
+    r = S.family_interaction(x, y, lang, fam)
+    assert r.family_rho == {"IE": pytest.approx(1.0), "ST": pytest.approx(-1.0), "Turkic": pytest.approx(-1.0)}
+    assert r.statistic == pytest.approx(2.0) and r.low <= r.statistic <= r.high <= 2.0
+    # 6!/(3! 2! 1!) = 60 distinct labellings, enumerated: p counts the observed one once among them.
+    assert r.exact and r.permutations == 60 and 0 < r.pvalue <= 1 and r.min_pvalue >= 1 / 60
+    single = S.family_interaction(x, y, lang, {l: l for l in sign})
     assert single.statistic is None and "every family has one language" in single.reason
+
+
+def test_permutation_p_counts_the_observed_ordering_once():
+    # Perfect agreement over 12 points in two targets: 6! x 6! orderings are too many to enumerate, so N are
+    # sampled and p = (1 + #as extreme) / (1 + N): the identity is not among the N.
+    r = S.correlation(np.arange(12.0), np.arange(12.0), groups=[0] * 6 + [1] * 6, n_permutations=9999,
+                      adaptive=False)
+    assert not r.exact and r.permutations == 9999
+    assert r.pvalue == pytest.approx((1 + 0) / (1 + 9999), abs=3e-4) and r.pvalue >= r.min_pvalue
+    assert r.min_pvalue == pytest.approx(1 / 10000)
+    # Adaptive: a small p draws more permutations and reports its Monte Carlo error.
+    a = S.correlation(np.arange(12.0), np.arange(12.0), groups=[0] * 6 + [1] * 6)
+    assert a.permutations > 9999 and a.pvalue_mc_error < a.pvalue and a.min_pvalue < 1e-5
 
 
 def test_ranks_average_ties_like_scipy():

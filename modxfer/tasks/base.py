@@ -112,6 +112,21 @@ class HubSource:
     per_language_config: str | None = None  # e.g. "PAN-X.{lang}"
 
 
+PARALLEL = (None, "line", "id")
+
+
+@lru_cache(maxsize=64)
+def _line_pattern(lang_pattern: str) -> tuple[re.Pattern, str]:
+    shared = lang_pattern.replace("{lang}", "*")
+    return re.compile(re.escape(lang_pattern).replace(re.escape("{lang}"), "[^/]+?") + r":(.+)"), shared
+
+
+def _line_key(lang_pattern: str, example_id: str) -> str | None:
+    pattern, shared = _line_pattern(lang_pattern)
+    m = pattern.fullmatch(example_id)
+    return f"{shared}:{m.group(1)}" if m else None
+
+
 @dataclass(frozen=True, eq=False)
 class Task:
     name: str
@@ -132,10 +147,26 @@ class Task:
     unavailable: tuple[str, str] | None = None  # offline: (problem, fix) where the offline data cannot serve it
     paper: Protocol | None = None  # the paper profile's protocol; None: the same files as offline
     official_languages: tuple[str, ...] = ()  # XTREME-R's evaluation languages (what `--languages all` fetches)
+    # Test sets that translate one another: "line" (item i of every language's file is one item: the key is the id
+    # with the language taken out of its file name), "id" (the id itself names the item in every language), None
+    # (each language has its own data). Statistics resample an item once for all its translations.
+    parallel: str | None = None
 
     def __post_init__(self):
+        assert self.parallel in PARALLEL, (self.name, self.parallel)
         assert self.role in ROLES and self.head in HEADS, (self.role, self.head)
         assert self.paper is None or set(self.paper.loaders) == set(self.loaders), self.name
+
+    def item_key(self, example_id: str) -> str:
+        """What identifies an example's item across languages (``parallel``); the id itself for non-parallel tasks,
+        and for an id outside the parallel files (XCOPA's English COPA validation: its own items)."""
+        if self.parallel != "line":
+            return str(example_id)
+        for pattern in (self.lang_pattern, self.paper.lang_pattern if self.paper else None):  # either profile's files
+            key = _line_key(pattern, str(example_id)) if pattern else None
+            if key is not None:
+                return key
+        return str(example_id)
 
     @property
     def splits(self) -> tuple[str, ...]:

@@ -18,6 +18,13 @@ Offline profile (the shared data directory; files that serve two roles are split
   evaluates), BUCC (threshold on the ``calibration`` split = BUCC sample, F1 on ``test`` = BUCC training set, as
   XTREME), Mewsli-X (dev offline, test in the paper profile; the ~1M-entity candidate set).
 
+Parallel test sets (``Task.parallel``; statistics resample a translated item once for all its languages): XNLI,
+PAWS-X and XCOPA by line (line i of every language's file is one item), MLQA and XQuAD by question id (shared across
+their languages). Not parallel: the tagging targets (each language's own treebank or sentences), TyDiQA (written
+per language), BUCC (its own corpora per language), Mewsli-X, and Tatoeba: its English sides differ from one
+language to the next (checked on the shared files), so line i of two languages are different sentences. LAReQA
+ranks every language's questions against one pooled candidate set and is scored per language on its own questions.
+
 Paper profile: see ``paper.py``.
 """
 
@@ -115,19 +122,19 @@ def _targets() -> list[Task]:
                   {"train": partial(mnli_part, "xnli", "train"), "validation": partial(mnli_part, "xnli", "validation"),
                    "test": lambda r, l: pair_tsv(r, f"xnli/dev-{l}.tsv", NLI_LABELS)},
                   labels=NLI_LABELS, lang_pattern="xnli/dev-{lang}.tsv", official_languages=XNLI_LANGUAGES,
-                  partition="train: 50% of MNLI dev_matched; test: XNLI dev", hub=HubSource("facebook/xnli", "{lang}", "validation")))
+                  partition="train: 50% of MNLI dev_matched; test: XNLI dev", hub=HubSource("facebook/xnli", "{lang}", "validation"), parallel="line"))
     T.append(Task("pawsx", "target", "classification", "accuracy", "PAWS-X (cross-lingual paraphrase)",
                   {s: partial(pawsx, s) for s in ("train", "validation", "test")}, labels=("0", "1"),
                   lang_pattern="pawsx/dev-{lang}.tsv", official_languages=PAWSX_LANGUAGES,
                   partition="line-parallel dev files: 45% of English lines train, 5% validate, the other 50% test in every language",
-                  hub=HubSource("google-research-datasets/paws-x", "{lang}", "validation")))
+                  hub=HubSource("google-research-datasets/paws-x", "{lang}", "validation"), parallel="line"))
     T.append(Task("xcopa", "target", "multiple_choice", "accuracy", "XCOPA (cross-lingual causal commonsense)",
                   {"train": partial(copa_train, "train"), "validation": partial(copa_train, "validation"),
                    "test": xcopa_test}, num_choices=2,
                   lang_pattern="xcopa/{lang}/test.{lang}.jsonl", extra_languages=("en",), official_languages=XCOPA_LANGUAGES,
                   partition="train: 75% of English COPA train (by hash rank); validation: the other 25%; "
                             "test: XCOPA test; English: COPA val",
-                  hub=HubSource("cambridgeltl/xcopa", "{lang}", "test")))
+                  hub=HubSource("cambridgeltl/xcopa", "{lang}", "test"), parallel="line"))
     T.append(Task("udpos", "target", "tagging", "seqeval", "Universal Dependencies POS tagging",
                   {"train": partial(tagging_train, "udpos", UPOS, "target", "train"),
                    "validation": partial(tagging_train, "udpos", UPOS, "target", "validation"),
@@ -144,7 +151,7 @@ def _targets() -> list[Task]:
                   {"train": partial(xquad_part, "qa-target", "train"), "validation": partial(xquad_part, "qa-target", "validation"),
                    "test": mlqa_test}, lang_pattern="mlqa/dev-context-{lang}-question-{lang}.json", official_languages=MLQA_LANGUAGES,
                   partition="train: 50% of XQuAD-en articles; test: MLQA dev (evaluation only, parallel across languages)",
-                  hub=HubSource("facebook/mlqa", "mlqa.{lang}.{lang}", "validation")))
+                  hub=HubSource("facebook/mlqa", "mlqa.{lang}.{lang}", "validation"), parallel="id"))
     T.append(Task("tatoeba", "target", "retrieval", "retrieval", "Tatoeba bitext retrieval (no training data)",
                   {"test": partial(tatoeba, "test"), "lexicon": partial(tatoeba, "lexicon")},
                   lang_pattern="tatoeba/tatoeba.{lang}-eng.{lang}", official_languages=TATOEBA_LANGUAGES,
@@ -164,7 +171,7 @@ def _fetched_targets() -> list[Task]:
                   paper=Protocol({**QA_TRAIN, "test": X.xquad_test},
                                  "train: 50% of SQuAD v1.1 train articles (shared with mlqa; 10% of them validate); "
                                  "test: XQuAD", "xquad/xquad.{lang}.json", (SQUAD_TRAIN,)),
-                  hub=HubSource("google/xquad", "xquad.{lang}", "validation")))
+                  hub=HubSource("google/xquad", "xquad.{lang}", "validation"), parallel="id"))
     T.append(Task("tydiqa", "target", "extractive_qa", "squad", "TyDiQA-GoldP (typologically diverse extractive QA)",
                   {s: partial(X.tydiqa_train, s) for s in tv} | {"test": X.tydiqa_test},
                   lang_pattern="tydiqa/dev-{lang}.json", needs_hub=True, files=("tydiqa/train-en.json",),
