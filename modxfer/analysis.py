@@ -12,13 +12,16 @@ alone (``full:xnli``). Measures, per language, in points of the task's metric:
   score            the metric (every composition, every noise setting)
   gain             clean score minus the baseline's clean score (positive: the intermediate helped)
   degradation      clean score minus the noisy score (positive: the noise hurt)
-  rel_degradation  degradation / (clean score - chance): the share of the room above chance that the noise took
+  rel_degradation  degradation / (clean score - floor): the share of the room above the task's competence floor
+                   that the noise took (``floors``: the larger of chance and the majority-class rate for
+                   classification and multiple choice, the best trivial predictor for F1 tasks; chance where none
+                   is given)
   robustness_gain  the baseline's degradation minus the composition's (positive: more robust with the intermediate)
 
 A comparison uses the seeds and, per language, the example ids both sides have; aggregates average the languages
 both sides have, each language counting once. English (the training language, not zero-shot) is reported apart and
 left out of the zero-shot, family and script means. Relative degradation of a group is the ratio of the group's
-mean degradation to its mean room above chance.
+mean degradation to its mean room above the floor.
 
 Similarity belongs to an (intermediate, target) pair, so correlations use one point per pair, languages averaged
 (``stats.correlation``; "too few pairs" below ``stats.MIN_PAIRS``), and family effects are a slope interaction with
@@ -211,14 +214,16 @@ def _num(v) -> float:
 # ------------------------------------------------------------------------------------------- analysis
 def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, str], float], *,
             n_resamples: int = S.N_RESAMPLES, seed: int = S.SEED, correction: str = "holm", alpha: float = S.ALPHA,
-            include_english: bool = False, require_comparisons: bool = True) -> Analysis:
+            include_english: bool = False, require_comparisons: bool = True,
+            floors: Mapping[str, float] | None = None) -> Analysis:
     """Scores, gains, degradations and robustness gains with bootstrap CIs, their relation to task similarity,
     and the corrected tests; see the module docstring.
 
     ``similarity`` maps (intermediate, target) to a similarity (NaN for a target without one), or is a function of
     the two task names. ``include_english`` puts English into the zero-shot, family and script means. Without
     ``require_comparisons`` rows without any composition with intermediates are analysed too (scores and
-    degradations only).
+    degradations only). ``floors`` maps a task to its competence floor (points), the zero of relative degradation;
+    chance where a task has none.
     """
     import pandas as pd
 
@@ -238,7 +243,7 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
     sims = {(i, c.target): _num(sim_of(i, c.target)) for c in comps.values() for i in c.intermediates}
     bs = S.Bootstrap(n_resamples, seed)
     cells = _Cells(df, bs, lambda lang: include_english or lang != ENGLISH)
-    study = _Study(df, comps, sims, cells, include_english)
+    study = _Study(df, comps, sims, cells, include_english, floors or {})
     records, estimates = study.records()
     table = pd.DataFrame(records) if records else pd.DataFrame(
         columns=TABLE_COLUMNS + ["noise_rate", "changed_nothing", "chance", "near_chance"])
@@ -263,7 +268,10 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
                 "mde_note": "MDE at alpha (nominal) and at alpha/m (m = tests in the family; the level of the "
                             "correction's first step, conservative): the effect a comparison needs to be found with "
                             f"{S.POWER:.0%} power before and after correction",
-                "rows": len(df), "rows_with_outcomes": cells.with_outcomes}
+                "rows": len(df), "rows_with_outcomes": cells.with_outcomes,
+                "floors": {t: study.floor[k] for k in study.floor for t in [k[0]]},
+                "floors_note": "rel_degradation = degradation / (clean score - floor); floor per task as given "
+                               "(competence floor), else chance"}
     return Analysis(table, corr, inter, tests, sims, list(dict.fromkeys(cells.notes + study.notes)), settings,
                     estimates)
 
@@ -271,7 +279,7 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
 class _Study:
     """Per-language estimates of every measure and their group means."""
 
-    def __init__(self, df, comps, sims, cells: _Cells, include_english: bool):
+    def __init__(self, df, comps, sims, cells: _Cells, include_english: bool, floors: Mapping[str, float]):
         from . import languages as L
 
         self.df, self.comps, self.sims, self.cells = df, comps, sims, cells
@@ -290,6 +298,7 @@ class _Study:
             self.competence[(task, comp)] = max(statuses, key=lambda s: rank.get(s, 0))
         self.chance = {(task, lang): O.chance(task, int(n) if n == n else None)
                        for (task, lang), n in df.groupby(["task", "lang"], sort=False)["n"].max().items()}
+        self.floor = {k: max(v, float(floors.get(k[0], v))) for k, v in self.chance.items()}
         self.noise_rate = df.groupby(["task", "lang", "noise"], sort=False)["noise_rate"].mean().to_dict()
         self.per_lang: dict[str, dict[tuple, S.Estimate]] = {m: {} for m in (*MEASURES, "room")}
         self._per_language()
@@ -322,7 +331,7 @@ class _Study:
                 seeds = self._seeds(f"{comp} clean vs {noise}", clean, key)
                 if seeds:
                     deg = c.estimate(clean, seeds) - c.estimate(key, seeds)
-                    room = c.estimate(clean, seeds).shift(self.chance[(task, lang)])
+                    room = c.estimate(clean, seeds).shift(self.floor[(task, lang)])
                     pl["degradation"][key], pl["room"][key] = deg, room
                     pl["rel_degradation"][key] = S.ratio(deg, room)
         for (task, comp, lang, noise), est in list(pl["score"].items()):

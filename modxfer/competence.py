@@ -6,9 +6,10 @@ card records the verdict (``learned``), the floor and how it was computed (``flo
 ``floors``), and everything downstream (sweep status, report tables, findings) reads that flag instead of
 re-deciding.
 
-  classification, multiple choice   floor = chance (1/labels, 1/choices). The majority-class accuracy is recorded
-                                    beside it (``majority``, ``beats_majority``): on an unbalanced task a model can
-                                    beat guessing without beating "always say the majority label".
+  classification, multiple choice   floor = the larger of chance (1/labels, 1/choices) and the majority-class
+                                    rate of the validation references ("always say the most frequent label"): on an
+                                    unbalanced task a model can beat guessing without beating that. Both are recorded
+                                    (``chance``, ``majority``, ``beats_majority``).
   tagging (seqeval)                 floor = the best of scikit-learn's three dummy strategies applied per token:
                                     the majority tag on every token, tags drawn from the references' tag
                                     distribution, tags drawn uniformly from the tag set (the random ones averaged
@@ -19,8 +20,10 @@ re-deciding.
                                     these references: a question-blind extractor's best fixed-position rule. Fitting
                                     k on the references makes the floor optimistic, so it errs towards "not learned".
 
-Chance itself (``chance``) stays the guessing rate, 0 for F1 metrics. Cards written before floors were recorded
-have no ``floor``; ``floor_of`` and ``verdict`` read both kinds.
+Chance itself (``chance``) stays the guessing rate, 0 for F1 metrics; relative degradation divides by the room above
+the same floor. Cards written before floors were recorded have no ``floor``, and cards written before the majority
+class counted have ``learned`` judged against chance alone; ``floor_of``, ``learned`` and ``verdict`` read every
+kind the same way (a record whose CI does not clear its recorded majority rate has not learned).
 """
 
 from __future__ import annotations
@@ -50,13 +53,16 @@ def assess(task, rows: list[dict], preds, refs, *, lang: str = "en", seed: int =
     low, high = (float(np.nanquantile(boot, alpha)), float(np.nanquantile(boot, 1 - alpha))) if n else (np.nan, np.nan)
     chance = outcomes.chance(task, n)
     bar = floor(task, rows, refs, lang=lang, seed=seed) if n else {"floor": chance, "floor_method": "chance"}
+    majority = _majority(task, refs)
+    if majority is not None and majority > bar["floor"]:
+        bar = {"floor": majority, "floor_method": f"majority class: always the most frequent validation label "
+                                                   f"({majority:.2f}% of these references; chance {chance:.2f}%)"}
     out = {"metric": metrics.primary(task.metric), "score": round(score, 2), "ci": [round(low, 2), round(high, 2)],
            "confidence": CONFIDENCE, "method": f"percentile bootstrap over examples, B={n_resamples}, seed={seed}",
            "n": n, "chance": round(chance, 2), "floor": round(bar["floor"], 2), "floor_method": bar["floor_method"],
            "learned": bool(n) and low > bar["floor"]}
     if "floors" in bar:
         out["floors"] = {k: round(v, 2) for k, v in bar["floors"].items()}
-    majority = _majority(task, refs)
     if majority is not None:
         out["majority"] = round(majority, 2)
         out["beats_majority"] = bool(n) and low > majority
@@ -131,19 +137,31 @@ def _majority(task, refs) -> float | None:
 
 def floor_of(comp: dict | None) -> tuple[float, str] | None:
     """(floor, how it was computed) from a card's competence record; a record written before floors has only
-    chance, which is its floor. None without a record."""
+    chance, which is its floor, or the majority rate where it recorded a larger one. None without a record."""
     if not comp:
         return None
     if "floor" in comp:
-        return float(comp["floor"]), str(comp.get("floor_method", ""))
-    return float(comp.get("chance", float("nan"))), "chance (recorded before floors)"
+        bar, how = float(comp["floor"]), str(comp.get("floor_method", ""))
+    else:
+        bar, how = float(comp.get("chance", float("nan"))), "chance (recorded before floors)"
+    majority = comp.get("majority")
+    if isinstance(majority, (int, float)) and not isinstance(majority, bool) and majority > bar:
+        return float(majority), f"majority class ({majority:.2f}%; recorded beside an older floor of {bar:.2f})"
+    return bar, how
+
+
+def learned(comp: dict | None) -> bool | None:
+    """Whether a competence record says its model learned: its ``learned`` flag, and its CI above the recorded
+    majority-class rate too (records written before the majority class counted were judged against chance only).
+    None without a usable record."""
+    if not isinstance(comp, dict) or not isinstance(comp.get("learned"), bool):
+        return None
+    return comp["learned"] and comp.get("beats_majority") is not False
 
 
 def verdict(card: dict) -> str:
     """'learned', 'near chance' or 'unknown' (cards written before competence was recorded). An F1 record written
     before floors was judged against 0; its flag is kept, as `sweep status` and the report keep it, and
     :func:`floor_of` says the floor was chance: retrain with ``--force`` to check it against the trivial predictor."""
-    comp = card.get("competence")
-    if not comp or not isinstance(comp.get("learned"), bool):
-        return "unknown"
-    return "learned" if comp["learned"] else "near chance"
+    ok = learned(card.get("competence"))
+    return "unknown" if ok is None else "learned" if ok else "near chance"

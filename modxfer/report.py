@@ -94,13 +94,14 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     from .similarity import EXAMPLES
     from .provenance import source_commit
     from .sweeps.bundle import is_bundle, read_bundle, read_run
-    from .sweeps.results import load_results
+    from .sweeps.results import load_results, restate_competence
     from .sweeps.store import DB_NAME
 
     run_dir = Path(run_dir)
     bundle = read_bundle(run_dir) if is_bundle(run_dir) else None
     if bundle is not None:
         config, name, counts, artifacts, df = bundle.config, bundle.name, bundle.counts, bundle.artifacts, bundle.results
+        df, artifacts = restate_competence(df, artifacts)  # today's competence rule on the bundle's own records
         source = {"bundle": name, "results_sha256": bundle.results_sha256,
                   "source": {"run": bundle.card.get("run_source"), "bundle": bundle.card.get("export_source")}}
     else:
@@ -140,8 +141,9 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         similarity = pair_similarity(pairs, matrices.get("textemb"))
     t0 = time.perf_counter()
     n_resamples, seed = n_resamples or S.N_RESAMPLES, S.SEED if seed is None else seed
+    floors = task_floors(artifacts, list(dict.fromkeys(df["task"])), data_dir)
     analysis = analyse(df, similarity, n_resamples=n_resamples, seed=seed, correction=correction,
-                       require_comparisons=False)
+                       require_comparisons=False, floors={t: f for t, (f, _) in floors.items()})
     seconds = time.perf_counter() - t0
     robust = summarize(df.drop(columns=["outcomes"]).to_dict("records"))
     card = {"kind": "modxfer-report", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -150,7 +152,8 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
                                      "English training inputs, centred over the tasks compared"
                            if backbone["model_id"] else "given by the caller",
                            "examples": sim_examples},
-            "statistics": dict(analysis.settings),
+            "statistics": {**analysis.settings, "floors": {t: {"floor": f, "method": how}
+                                                           for t, (f, how) in floors.items()}},
             # Durations, like `created`, differ from one writing to the next; everything else is reproducible.
             "timing": {"statistics_seconds": round(seconds, 3), "selection_seconds": None},
             "config": config}
@@ -169,6 +172,34 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
         atomic_write_json(tmp / "report.json", {"card": card, "evidence": evidence, "competence": artifacts,
                                                 "robustness": robust, "analysis": analysis.to_dict(),
                                                 "selection": selection[1] if selection else None})
+    return out
+
+
+def task_floors(artifacts: list[dict], tasks: list[str], data_dir=None) -> dict[str, tuple[float, str]]:
+    """{task: (competence floor, how it was found)} for relative degradation: the floor on the card of the task's
+    target-only model; for a card that predates recorded floors (an F1 task), the floor measured now on the task's
+    English validation split (seeded, as training measures it) when the data is here; else none (chance is used)."""
+    from .competence import floor, floor_of
+    from .errors import ModxferError
+    from .tasks import get_task
+
+    out = {}
+    for task in tasks:
+        records = [a.get("competence") for a in artifacts
+                   if str(a.get("id", "")).removeprefix("train ").rpartition(" seed=")[0] == task and a.get("competence")]
+        if records and ("floor" in records[0] or "majority" in records[0]):
+            out[task] = floor_of(records[0])
+            continue
+        try:
+            t = get_task(task)
+            if t.head != "tagging" and t.head != "extractive_qa":
+                continue  # chance (or the majority rate, recorded when there is one) needs no measuring
+            rows = t.rows("validation", "en", data_dir=data_dir)
+            refs = ({r["id"]: r["answers"] for r in rows} if t.head == "extractive_qa" else [r["tags"] for r in rows])
+            bar = floor(t, rows, refs)
+            out[task] = (float(bar["floor"]), f"measured on the English validation split: {bar['floor_method']}")
+        except (ModxferError, OSError, KeyError):
+            continue
     return out
 
 

@@ -78,7 +78,8 @@ def competence_section(artifacts: list[dict]) -> list[str]:
                      "-" if a.get("examples") is None else f"{a['examples']} x {a.get('epochs') or 0:g}", a["status"]])
     return ["## Trained models: did they learn?\n",
             "Each model's score on a held-out English validation split of its own task, with its 95% CI; "
-            "'not learned' when the CI does not clear the floor: chance for classification and multiple choice, the "
+            "'not learned' when the CI does not clear the floor: the larger of chance and the majority-class rate for "
+            "classification and multiple choice, the "
             "best trivial predictor on the same references for F1 tasks (the card's `floor_method` says which). "
             "Budget: training examples x epochs.\n",
             md(["model", "metric", "score [95% CI]", "floor", "n", "budget", "status"], rows)]

@@ -62,11 +62,40 @@ def _nan(v) -> float:
 
 
 def competence_status(card: dict | None) -> str:
-    """LEARNED / NOT_LEARNED from a card's competence record; UNKNOWN when it has none (an older card)."""
-    comp = (card or {}).get("competence")
-    if not isinstance(comp, dict) or not isinstance(comp.get("learned"), bool):
-        return UNKNOWN
-    return LEARNED if comp["learned"] else NOT_LEARNED
+    """LEARNED / NOT_LEARNED from a card's competence record (``competence.learned``: above its floor, and above the
+    majority-class rate where one is recorded); UNKNOWN when it has none (an older card)."""
+    from ..competence import learned
+
+    ok = learned((card or {}).get("competence"))
+    return UNKNOWN if ok is None else LEARNED if ok else NOT_LEARNED
+
+
+def restate_competence(df, artifacts: list[dict]):
+    """A results bundle's rows with each row's competence judged again from the bundle's own competence records
+    (rules can tighten after export, e.g. the majority-class floor): a row whose composition uses a model that has
+    not learned by today's rule is NOT_LEARNED. Returns (rows, artifacts with their status restated)."""
+    from ..composition import Composition
+
+    restated, failed = [], set()
+    for a in artifacts:
+        a = dict(a)
+        if a.get("finished", True) and a.get("competence") is not None:
+            a["status"] = competence_status({"competence": a["competence"]})
+        restated.append(a)
+        name, _, seed = str(a.get("id", "")).removeprefix("train ").rpartition(" seed=")
+        if a["status"] == NOT_LEARNED and name:
+            failed.add((name, seed))
+    if not failed or df.empty:
+        return df, restated
+
+    def uses_failed(comp_s: str, seed) -> bool:
+        comp = Composition.parse(comp_s)
+        parts = {str(comp)} | {("full:" if comp.kind == "full" else "") + i for i in comp.intermediates}
+        return any((p, str(int(seed))) in failed for p in parts)
+    df = df.copy()
+    mask = [uses_failed(c, s) for c, s in zip(df["composition"], df["seed"])]
+    df.loc[mask, "competence"] = NOT_LEARNED
+    return df, restated
 
 
 def artifact_competence(store: Store) -> list[dict]:
