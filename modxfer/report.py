@@ -149,9 +149,12 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
     card = {"kind": "modxfer-report", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "modxfer": __version__, "run_name": name, **source, "rows": len(df), "backbone": backbone,
             "similarity": {"method": "TextEmb (Vu et al. 2020) with anisotropy correction: cosine of mean sentence embeddings of "
-                                     "English training inputs, centred over the tasks compared"
+                                     "English training inputs, centred on a fixed reference set of tasks "
+                                     "(modxfer.tasksim.reference), so a pair's value does not depend on the other "
+                                     "tasks compared"
                            if backbone["model_id"] else "given by the caller",
-                           "examples": sim_examples},
+                           "examples": sim_examples,
+                           "reference": (getattr((matrices or {}).get("textemb"), "card", None) or {}).get("reference")},
             "statistics": {**analysis.settings, "floors": {t: {"floor": f, "method": how}
                                                            for t, (f, how) in floors.items()}},
             # Durations, like `created`, differ from one writing to the next; everything else is reproducible.

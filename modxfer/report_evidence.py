@@ -56,11 +56,18 @@ def _pair_lines(analysis) -> list[str]:
         shown = sorted({f"{r.task} ({r.kind}: {r.n_pairs})" for r in few.itertuples()})
         out.append(f"Fewer than 5 distinct (intermediate, target) pairs, so no correlation is computed for: "
                    f"{', '.join(shown)}. n counts distinct pairs, never pairs x languages.")
-    blocked = corr[reasons.str.contains("attainable")]
+    tests = analysis.tests
+    blocked = tests[tests["excluded"].fillna("").str.startswith("cannot pass the correction")]
     if not blocked.empty:
-        shown = sorted({f"{r.task} ({r.kind}, {r.n_pairs} pairs: p >= {r.min_pvalue:.3g})" for r in blocked.itertuples()})
-        out.append("Correlations whose permutation test has too few orderings to reach significance (smallest "
-                   f"attainable p at least alpha; reported, not tested): {', '.join(shown)}.")
+        kinds = blocked["kind"].value_counts()
+        shown = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in kinds.items())
+        out.append(f"Tests that could never pass the correction (smallest attainable p at or above the threshold they "
+                   f"would face; listed under \"Not tested\", not counted in m): {shown}.")
+    items = analysis.settings.get("item_spaces") or {}
+    if items:
+        out.append("Translated test sets resampled by item (one draw of items for every language, so translations "
+                   "of one item count once): " + "; ".join(f"{t} ({v['items']} items x {len(v['languages'])} "
+                                                            f"languages)" for t, v in items.items()) + ".")
     shared = sorted({p for v in corr["same_source_pairs"].dropna() for p in str(v).split(", ")})
     if shared:
         out.append(f"Same-source pairs (marked {SAME_SOURCE}; their data overlap, so their similarity measures shared "
