@@ -80,7 +80,8 @@ def similarity_tests(study, seed: int, alpha: float = S.ALPHA):
             inter = comp.intermediates[0]
             x = study.sims[(inter, task)]
             if math.isfinite(x) and math.isfinite(est.statistic):
-                lang_points[(task, comp.kind, measure, noise)].append((inter, x, est.statistic, lang))
+                lang_points[(task, comp.kind, measure, noise)].append((inter, x, est.statistic, lang,
+                                                                       est.bootstrap_distribution))
         for (task, kind, noise, comp_s), ests in by_pair.items():
             zs[(kind, measure, noise)][(study.comps[comp_s].intermediates[0], task)] = S.mean(ests)
     for task, kind, measure, noise in skipped:  # every pair there did not learn: still a row, saying so
@@ -135,9 +136,11 @@ def _interactions(study, lang_points, skipped, seed: int) -> list[dict]:
         pairs = list(dict.fromkeys((i, task) for i, *_ in pts))
         shared = [p for p in pairs if is_same_source(*p)]
         for subset, keep in _subsets(pairs):
-            kept = [(x, y, lang) for i, x, y, lang in pts if (i, task) in keep]
-            x, y, lang = zip(*kept) if kept else ((), (), ())
-            res = S.family_interaction(x, y, lang, {l: study.info[l]["family"] for l in lang}, rng=seed)
+            kept = [(x, y, lang, reps) for i, x, y, lang, reps in pts if (i, task) in keep]
+            x, y, lang, reps = zip(*kept) if kept else ((), (), (), ())
+            y_reps = np.stack(reps, axis=1) if reps and all(r is not None for r in reps) else None
+            res = S.family_interaction(x, y, lang, {l: study.info[l]["family"] for l in lang}, rng=seed,
+                                       y_replicates=y_reps)
             out.append({"task": task, "kind": kind, "measure": measure, "noise": noise, "same_source": subset,
                         **res.to_dict(), "not_learned": ", ".join(sorted(skipped.get((task, kind, measure, noise),
                                                                                      ()))) or None,

@@ -233,14 +233,18 @@ def _check_replaceable(out: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ markdown
 def _method(st: dict) -> str:
-    return (f"> **Method.** {st['method']}; B = {st['n_resamples']} resamples, seed {st['seed']}. Each gain, "
+    return (f"> **Method.** {st['method']}; B = {st['n_resamples']} resamples, seed {st['seed']}. "
+            + (f"Standard errors and p-values: {st['se_method']}. " if st.get("se_method") else "")
+            + "Each gain, "
             "degradation and robustness gain (zero-shot mean), correlation and interaction is tested and the "
             f"p-values are corrected together with {st['correction_name']}, alpha {st['alpha']}. Kept out of the "
             "family and listed under 'Not tested' with the reason: comparisons with a model that did not learn; "
             "degradations and robustness gains under noise that changed nothing; the degradation of a model, and any "
             "robustness gain involving a model, that is near chance on clean zero-shot data (its CI includes chance: "
             "it has no room to lose, so these comparisons are excluded rather than tested on relative degradation, "
-            "which is undefined there); correlations with too few pairs to reach significance. Similarity "
+            "which is undefined there); correlations with too few pairs; every test whose smallest attainable p is "
+            "at or above the corrected threshold it would face (it could never pass, and would only lower the "
+            "threshold for the others). Similarity "
             f"correlations and family interactions are computed with and without same-source pairs ({SAME_SOURCE}), "
             "and both enter the family. English is reported apart and "
             f"{'included in' if st['include_english'] else 'left out of'} the zero-shot, family and script means.\n>")

@@ -35,7 +35,7 @@ def findings(analysis) -> list[str]:
         out.append(f"Not a finding: to be found with {st['power']:.0%} power after the correction, a true effect would "
                    f"need to reach its corrected MDE, the MDE at alpha/m = {st['alpha']}/{m} = {level:.2g} (the level "
                    f"{label}'s first step applies; conservative for its later steps). The nominal MDE (alpha "
-                   f"{st['alpha']}, two-sided) is what a single test would need. Both from the bootstrap SE; '-' where "
+                   f"{st['alpha']}, two-sided) is what a single test would need. Both from the analytic (item-clustered) SE; '-' where "
                    "there is none (a correlation, or an SE of 0).\n")
         out.append(md(["task", "comparison", "estimate [95% CI]", "p", "corrected p",
                        f"MDE at alpha {st['alpha']} (points)", f"MDE at alpha/m = {level:.2g} (points)"],
@@ -133,7 +133,7 @@ def similarity_section(sims: dict) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ group tables
 TITLES = {"gain": "gain over the baseline without intermediates (points, clean)",
-          "degradation": "degradation from clean (points; relative: share of the room above chance)",
+          "degradation": "degradation from clean (points; relative: share of the room above the competence floor)",
           "robustness_gain": "robustness gain: the baseline's degradation minus the composition's (points)"}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -259,9 +260,13 @@ def _multiset_permutations(codes: Sequence[int], limit: int) -> np.ndarray | Non
 
 def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequence[str], family: Mapping[str, str],
                        *, n_permutations: int = N_PERMUTATIONS, rng: int = SEED, n_resamples: int = 1000,
-                       adaptive: bool = True) -> InteractionResult:
+                       adaptive: bool = True, y_replicates: np.ndarray | None = None) -> InteractionResult:
     """Family x similarity on the rank-correlation scale; see ``InteractionResult``. Languages with fewer than three
-    pairs, or whose similarity or measure does not vary, have no rho and are left out."""
+    pairs, or whose similarity or measure does not vary, have no rho and are left out.
+
+    ``y_replicates`` (B, n), bootstrap replicates of ``y`` (test items resampled): the interval then carries each
+    language's own sampling error too (replicate b of every point in resample b), not only the spread of languages
+    within families, which is none for a family of one language."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     lang = np.asarray(language)
     rhos = {}
@@ -297,11 +302,25 @@ def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequenc
         return between(gen_.permuted(np.tile(codes, (count, 1)), axis=1))
     p, used, mc, min_p = permutation_pvalue(observed, null_of, exact_null, gen, n_permutations, adaptive)
     spread = max(per_family.values()) - min(per_family.values())
-    reps = np.empty(n_resamples)  # languages resampled within their family: the spread's sampling variation
-    groups = [np.array([rhos[l] for l in ls]) for ls in members.values()]
-    draws = [gen.integers(0, len(v), (n_resamples, len(v))) for v in groups]
-    fam_means = np.stack([v[d].mean(axis=1) for v, d in zip(groups, draws)], axis=1)
-    reps[:] = fam_means.max(axis=1) - fam_means.min(axis=1)
+    # Replicates of each language's rho: from the measure's own replicates where given, else the rho itself.
+    if y_replicates is not None:
+        yr = np.asarray(y_replicates, dtype=np.float64)
+        n_resamples = len(yr)
+        lang_reps = {}
+        for l in langs:
+            m = (lang == l) & np.isfinite(x) & np.isfinite(y)
+            lang_reps[l] = _spearman_rows(np.broadcast_to(x[m], (n_resamples, int(m.sum()))), yr[:, m])
+    else:
+        lang_reps = {l: np.full(n_resamples, rhos[l]) for l in langs}
+    fam_means = []
+    with warnings.catch_warnings():  # a replicate where a language's measure does not vary has no rho (NaN)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for ls in members.values():  # languages resampled within their family, each with its own replicate
+            r = np.stack([lang_reps[l] for l in ls], axis=1)
+            pick = gen.integers(0, len(ls), (n_resamples, len(ls)))
+            fam_means.append(np.nanmean(np.take_along_axis(r, pick, axis=1), axis=1))
+        fam_means = np.stack(fam_means, axis=1)
+        reps = np.nanmax(fam_means, axis=1) - np.nanmin(fam_means, axis=1)
     low, high = Estimate(spread, reps).confidence_interval()
     return InteractionResult(**{**base, "statistic": float(spread), "pvalue": float(p)}, low=low, high=high,
                              permutations=used, exact=exact is not None, min_pvalue=min_p, pvalue_mc_error=mc)
