@@ -90,7 +90,7 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
         chosen += {"all": MEASURES, "training-free": TRAINING_FREE}.get(m, (m,))
     chosen = list(dict.fromkeys(chosen))
     # As the library does for one measure (--lang is refused, not dropped), and before anything is computed.
-    check_request(chosen, rows, cols, lang=lang)
+    check_request(chosen, rows, cols, lang=lang, data_dir=data_dir)
     settings = MeasureSettings(examples=examples, seed=seed, n_resamples=resamples)
     train = TrainSettings(base=base, examples=train_examples, epochs=train_epochs, seed=seed)
     console, out = Console(), {}
@@ -99,6 +99,8 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
                       lang=lang, progress=True)
         out[m] = mat.to_dict(replicates=False)
         console.print(_matrix_table(mat, ci))
+        if mat.card.get("reference"):
+            click.echo(f"{m}: {reference_line(mat.card['reference'])}")
         sep = mat.separation(exclude_same_source=True)
         if sep:
             ratio = "inf" if sep["ratio"] == float("inf") else f"{sep['ratio']:.1f}"
@@ -107,6 +109,12 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
     if json_path:
         atomic_write_json(json_path, out)
         click.echo(f"matrices: {json_path}")
+
+
+def reference_line(ref: dict) -> str:
+    """What a centred measure's values are relative to, in one line (values compare only under the same sha256)."""
+    return (f"centred on the fixed reference of {len(ref['tasks'])} tasks x {ref['examples_per_task']} inputs "
+            f"(sha256 {ref['sha256'][:12]}; values compare only under the same reference and backbone)")
 
 
 def _matrix_table(mat, ci: bool):

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import data_dir_option
-from .report_cmd import MEASURE_CHOICES
+from .report_cmd import MEASURE_CHOICES, reference_line
 
 
 @click.command("select")
@@ -42,6 +42,8 @@ def select(target, measure, lang, run_dir, intermediates, exclude_same_source, k
                      exclude_same_source=exclude_same_source, data_dir=data_dir,
                      settings=MeasureSettings(examples=examples, n_resamples=resamples))
     Console().print(_ranking_table(sel, run_dir))
+    if sel.matrix is not None and sel.matrix.card.get("reference"):
+        click.echo(f"{sel.measure}: {reference_line(sel.matrix.card['reference'])}")
     for outcome, s in sel.scores.items():
         ks = sorted({int(k.split("@")[1]) for k in s})
         why = sel.undefined.get(outcome, {})

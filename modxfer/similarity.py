@@ -5,9 +5,13 @@ measure needs them), never from evaluation data:
 
   textemb         TextEmb (Vu et al. 2020) corrected for anisotropy: centre, L2-normalise, average, centre again,
                   cosine (``modxfer.tasksim.textemb``). Raw mean embeddings share one large direction, so their
-                  cosines sit in a narrow high band that rewards typical text, not similar tasks.
+                  cosines sit in a narrow high band that rewards typical text, not similar tasks. Both centrings use
+                  a fixed reference set of tasks (``modxfer.tasksim.reference``), never the tasks compared, so a
+                  pair's value is a property of the pair: the same in ``modxfer similarity``, ``modxfer select``,
+                  the report and a results bundle, whatever else is named. Refused when a reference task's data is
+                  missing; the card names the reference (tasks, examples per task, sha256).
   textemb-raw     the uncorrected TextEmb, kept for comparison.
-  textemb-whiten  the corrected TextEmb with ZCA whitening.
+  textemb-whiten  the corrected TextEmb with ZCA whitening estimated on the same reference.
   lexical         1 - Jensen-Shannon divergence of the tasks' subword distributions.
   taskemb         TaskEmb: cosine of diagonal empirical Fisher information of each task's trained adapter model.
   cka             linear CKA of the representations the intermediate's and the target's adapted models give the
@@ -46,12 +50,12 @@ EXAMPLES = 256
 MAX_LENGTH = 128
 MEASURES = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format")
 TRAINING_FREE = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "format")
-# Distinct tasks a measure needs. The corrected TextEmb centres on the mean of the tasks compared: one task centres to
-# zero (cosine 0) and two centre to +v and -v (cosine -1 whatever the tasks), so neither says anything.
-MIN_TASKS = {"textemb": 3, "textemb-whiten": 3}
-CACHE_VERSION = 2
+# Measures centred (and whitened) on the fixed reference set (``modxfer.tasksim.reference``).
+CENTRED = ("textemb", "textemb-whiten")
+# 3: the corrected TextEmb is centred on the fixed reference, not on the tasks compared; older entries are not reused.
+CACHE_VERSION = 3
 
-__all__ = ["MEASURES", "TRAINING_FREE", "MIN_TASKS", "MeasureSettings", "SimilarityMatrix", "ConfidenceInterval",
+__all__ = ["MEASURES", "TRAINING_FREE", "CENTRED", "MeasureSettings", "SimilarityMatrix", "ConfidenceInterval",
            "SAME_SOURCE", "same_source", "check_request", "compute", "compute_all", "input_text", "task_texts",
            "similarity", "similarity_matrix", "task_embedding", "cosine", "EXAMPLES"]
 
@@ -130,11 +134,15 @@ def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] |
 
     Raises:
         ConfigError: unknown measure, ``lang`` with a measure other than cka, bad settings.
-        UnknownTaskError, DataError: unknown task, or one without training data.
+        UnknownTaskError, DataError: unknown task, or one without training data; for textemb and textemb-whiten,
+            a task of the fixed reference set (``modxfer.tasksim.reference``) without usable training data.
     """
     from .tasksim import compute as impl
+    from .tasksim import reference as R
 
     measure, inter, tgt, settings = _compute_iv(measure, intermediates, targets, settings, lang)
+    if measure in CENTRED:
+        R.check_available(data_dir)  # before the backbone loads: a missing reference task is the first thing to fix
     bb = _backbone(base)
     tasks = list(dict.fromkeys((*inter, *tgt)))
     texts = {t: task_texts(get_task(t), settings.examples, data_dir) for t in tasks}
@@ -142,7 +150,8 @@ def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] |
         if len(x) < 2:
             raise DataError(f"task {t!r} has {len(x)} non-empty training inputs; a similarity needs at least 2",
                             "check its training data")
-    ctx = impl.Context(measure, inter, tgt, settings, bb, texts, data_dir, store, train, lang, progress)
+    reference = R.texts(data_dir) if measure in CENTRED else None
+    ctx = impl.Context(measure, inter, tgt, settings, bb, texts, data_dir, store, train, lang, progress, reference)
     key = _cache_key(ctx)
     path = cache_dir() / "similarity" / bb.weights_hash[:16] / "matrices" / f"{measure}.{key[:24]}.json"
     if cache and path.is_file():
@@ -157,6 +166,8 @@ def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] |
             "n_resamples": settings.n_resamples if replicates is not None else 0, "max_length": settings.max_length,
             "backbone": {"name": bb.name, "model_id": bb.model_id, "weights_hash": bb.weights_hash},
             "tasks_in_comparison": tasks, "texts_sha256": {t: _digest(x) for t, x in texts.items()}, "lang": lang,
+            # What the values are relative to (None: the measure has no reference, a pair's value is its own).
+            "reference": R.describe(reference, settings.max_length) if reference is not None else None,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **extra}
     m = SimilarityMatrix(measure, inter, tgt, values, replicates, card, layers, lang)
     if cache:
@@ -173,15 +184,20 @@ def compute_all(measures: Sequence[str] | str, intermediates: Sequence[str], tar
 
 
 def check_request(measures: Sequence[str], intermediates: Sequence[str], targets: Sequence[str] | None = None, *,
-                  lang: str | None = None) -> None:
+                  lang: str | None = None, data_dir=None) -> None:
     """Raise the error :func:`compute` would raise for any of ``measures`` on these tasks, before any is computed
     (so a command asked for several never prints some and then fails).
 
     Raises:
-        ConfigError, UnknownTaskError, DataError: as :func:`compute` (not the checks that read data files).
+        ConfigError, UnknownTaskError, DataError: as :func:`compute`, including a reference task without usable
+            training data (its files are read, once per process); not the compared tasks' data checks.
     """
+    from .tasksim import reference as R
+
     for measure in dict.fromkeys(measures):
         _compute_iv(measure, intermediates, targets, None, lang)
+    if any(m in CENTRED for m in measures):
+        R.check_available(data_dir)
 
 
 def _compute_iv(measure, intermediates, targets, settings, lang):
@@ -200,11 +216,6 @@ def _compute_iv(measure, intermediates, targets, settings, lang):
     tasks = tuple(dict.fromkeys((*inter, *tgt)))
     for t in tasks:  # a task that cannot be measured at all is the first thing to fix
         _check_trainable(get_task(t))
-    if len(tasks) < MIN_TASKS.get(measure, 1):
-        raise ConfigError(f"measure {measure!r} centres task embeddings on the mean of the tasks compared, so it needs "
-                          f"at least {MIN_TASKS[measure]} distinct tasks; got {len(tasks)} ({', '.join(tasks)}), "
-                          "whose values would be 0 or -1 whatever the tasks",
-                          "add intermediate or target tasks to the comparison, or use the uncorrected textemb-raw")
     return measure, inter, tgt, settings or MeasureSettings()
 
 
@@ -217,9 +228,12 @@ def _backbone(base):
 
 
 def _cache_key(ctx) -> str:
+    from .tasksim import reference as R
+
     spec = {"v": CACHE_VERSION, "measure": ctx.measure, "intermediates": ctx.intermediates, "targets": ctx.targets,
             "settings": dataclasses.asdict(ctx.settings), "weights": ctx.bb.weights_hash, "lang": ctx.lang,
             "texts": {t: _digest(x) for t, x in ctx.texts.items()},
+            "reference": (R.digest(ctx.reference, ctx.settings.max_length) if ctx.reference is not None else None),
             "train": _train_spec(ctx.train_settings()) if ctx.measure not in TRAINING_FREE else None}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 

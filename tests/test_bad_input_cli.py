@@ -1,6 +1,6 @@
 """Bad input on the command line found by the CLI review: each is refused with the problem and the fix, exit code 2,
-no traceback, and nothing written (compositions that use a task twice, similarity on too few tasks, a layer the
-encoder lacks, an intermediate-only evaluation target, no data directory, noise options that were ignored)."""
+no traceback, and nothing written (compositions that use a task twice, similarity without its reference data, a
+layer the encoder lacks, an intermediate-only evaluation target, no data directory, noise options that were ignored)."""
 import pytest
 from click.testing import CliRunner
 
@@ -28,13 +28,16 @@ def test_train_refuses_a_composition_that_uses_a_task_twice(args, words, tmp_pat
     assert not (tmp_path / "store").exists()
 
 
-# ------------------------------------------------------------------------------ 2: similarity on too few tasks
-@pytest.mark.parametrize("tasks", [["mnli"], ["mnli", "xnli"]])
+# ------------------------------------------------------------------------------ 2: similarity without its reference
 @pytest.mark.parametrize("measure", ["textemb", "textemb-whiten"])
-def test_centred_similarity_needs_three_tasks(tasks, measure, tmp_path):
-    # Refused before the backbone loads: the named backbone does not exist.
-    _refused("similarity", *tasks, "-m", measure, "--base", tmp_path / "none",
-             words=[measure, "at least 3 distinct tasks", f"got {len(tasks)}", "textemb-raw"])
+def test_centred_similarity_without_its_reference_data_is_refused(measure, tmp_path):
+    # A pair alone is a valid request now (the reference, not the company, centres it), but a data directory without
+    # the reference tasks is refused, before the backbone loads (the named backbone does not exist).
+    (tmp_path / "data").mkdir()
+    _refused("similarity", "mnli", "xnli", "-m", measure, "--base", tmp_path / "none",
+             "--data-dir", tmp_path / "data",
+             words=["fixed reference of 16 tasks", "16 of them have no usable training data", "snli", "modxfer data fetch",
+                    "textemb-raw"])
 
 
 def test_similarity_refuses_lang_for_measures_that_do_not_take_one(tmp_path):
@@ -87,12 +90,16 @@ def test_codeswitch_lexicon_that_is_a_folder_is_named_as_such(tmp_path):
     assert "does not exist" not in res.output
 
 
-def test_similarity_library_refuses_too_few_tasks_before_loading(tmp_path):
+def test_similarity_library_refuses_missing_reference_data_before_loading(tmp_path):
     from modxfer import similarity as S
-    from modxfer.errors import ConfigError
+    from modxfer.errors import DataError
 
-    with pytest.raises(ConfigError, match="at least 3 distinct tasks; got 2") as e:
-        S.compute("textemb", ["mnli"], ["xnli"], base=str(tmp_path / "none"))
+    (tmp_path / "data").mkdir()
+    with pytest.raises(DataError, match="fixed reference of 16 tasks") as e:
+        S.compute("textemb", ["mnli"], ["xnli"], base=str(tmp_path / "none"), data_dir=tmp_path / "data")
     assert "textemb-raw" in e.value.fix
-    S.check_request(["textemb-raw", "lexical", "format"], ["mnli"], ["xnli"])  # uncentred measures take two
-    S.check_request(S.MEASURES, ["mnli", "siqa"], ["xnli"])
+    with pytest.raises(DataError, match="no usable training data in"):
+        S.check_request(S.MEASURES, ["mnli"], ["xnli"], data_dir=tmp_path / "data")
+    # uncentred measures need no reference; with the task data, one pair is a request like any other
+    S.check_request(["textemb-raw", "lexical", "format"], ["mnli"], ["xnli"], data_dir=tmp_path / "data")
+    S.check_request(S.MEASURES, ["mnli"], ["xnli"])

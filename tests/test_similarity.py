@@ -42,8 +42,8 @@ def test_corrected_textemb_ignores_a_constant_added_to_every_sentence_raw_does_n
     shift = np.random.default_rng(1).normal(size=24) * 10
     moved = {t: x + shift for t, x in v.items()}
     rows, cols = ["a", "b"], ["c", "d"]
-    corr, reps = textemb_matrix(v, rows, cols, correction=correction, n_resamples=10, seed=3)
-    corr2, reps2 = textemb_matrix(moved, rows, cols, correction=correction, n_resamples=10, seed=3)
+    corr, reps = textemb_matrix(v, rows, cols, correction=correction, reference=v, n_resamples=10, seed=3)
+    corr2, reps2 = textemb_matrix(moved, rows, cols, correction=correction, reference=moved, n_resamples=10, seed=3)
     np.testing.assert_allclose(corr, corr2, atol=1e-9)
     np.testing.assert_allclose(reps, reps2, atol=1e-9)
     raw, _ = textemb_matrix(v, rows, cols, correction="none", n_resamples=0)
@@ -55,9 +55,9 @@ def test_corrected_textemb_ignores_a_constant_added_to_every_sentence_raw_does_n
 
 def test_textemb_bootstrap_is_seeded_and_brackets_the_estimate():
     v = _vectors()
-    values, reps = textemb_matrix(v, ["a", "b"], ["c", "d"], n_resamples=200, seed=0)
-    _, again = textemb_matrix(v, ["a", "b"], ["c", "d"], n_resamples=200, seed=0)
-    _, other = textemb_matrix(v, ["a", "b"], ["c", "d"], n_resamples=200, seed=1)
+    values, reps = textemb_matrix(v, ["a", "b"], ["c", "d"], reference=v, n_resamples=200, seed=0)
+    _, again = textemb_matrix(v, ["a", "b"], ["c", "d"], reference=v, n_resamples=200, seed=0)
+    _, other = textemb_matrix(v, ["a", "b"], ["c", "d"], reference=v, n_resamples=200, seed=1)
     assert reps.shape == (200, 2, 2) and np.array_equal(reps, again) and not np.array_equal(reps, other)
     lo, hi = np.quantile(reps, [0.025, 0.975], axis=0)
     assert (lo <= values + 0.05).all() and (values - 0.05 <= hi).all() and (reps.std(0) > 0).all()

@@ -13,10 +13,11 @@ from ..io import cache_dir
 from ..tasks import get_task
 
 DESCRIPTIONS = {
-    "textemb": "TextEmb, anisotropy-corrected: centre sentence embeddings on the comparison's mean, L2-normalise, "
-               "average per task, centre the task vectors, cosine",
+    "textemb": "TextEmb, anisotropy-corrected: centre sentence embeddings on the fixed reference set's mean, "
+               "L2-normalise, average per task, subtract the reference tasks' mean vector, cosine (card: reference)",
     "textemb-raw": "TextEmb (Vu et al. 2020): cosine of mean sentence embeddings, uncorrected",
-    "textemb-whiten": "TextEmb with centring and ZCA whitening (shrinkage 0.1) of sentence embeddings",
+    "textemb-whiten": "TextEmb with centring and ZCA whitening (shrinkage 0.1) of sentence embeddings, both "
+                      "estimated on the fixed reference set (card: reference)",
     "lexical": "1 - Jensen-Shannon divergence (base 2) of subword frequency distributions, special tokens excluded",
     "taskemb": "TaskEmb (Vu et al. 2020): mean over components (adapter parameters, layer outputs) of the cosine of "
                "L2-normalised diagonal empirical Fisher information of each task's trained adapter model",
@@ -46,6 +47,7 @@ class Context:
     train: Any     # TrainSettings | None
     lang: str | None
     progress: bool
+    reference: dict[str, list[str]] | None = None  # the fixed reference's texts, for the centred TextEmb
 
     @property
     def tasks(self) -> list[str]:
@@ -72,8 +74,11 @@ def run(ctx: Context) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
 
         correction = {"textemb": "center", "textemb-raw": "none", "textemb-whiten": "whiten"}[m]
         vectors = {t: sentence_vectors(ctx, t) for t in ctx.tasks}
+        # Embedded once per backbone and cached like any task's sample (a compared task at the default sample
+        # size is the same file).
+        ref = ({t: embed_texts(ctx, t, x) for t, x in ctx.reference.items()} if correction != "none" else None)
         values, reps = textemb_matrix(vectors, ctx.intermediates, ctx.targets, correction=correction,
-                                      n_resamples=s.n_resamples, seed=s.seed)
+                                      reference=ref, n_resamples=s.n_resamples, seed=s.seed)
         return values, reps, None, {"correction": correction}
     if m == "lexical":
         from .lexical import lexical_matrix, token_counts
@@ -108,9 +113,14 @@ def _n_labels(task) -> int | None:
 
 def sentence_vectors(ctx: Context, task: str) -> np.ndarray:
     """The backbone's mean-pooled embeddings of the task's sampled training inputs, ``(n, H)`` (cached)."""
+    return embed_texts(ctx, task, ctx.texts[task])
+
+
+def embed_texts(ctx: Context, task: str, texts: list[str]) -> np.ndarray:
+    """The backbone's mean-pooled embeddings of ``texts`` (a sample of ``task``'s inputs), ``(n, H)``; cached by
+    task, size, content and input length, so the same sample is embedded once whoever asks."""
     from ..similarity import _digest, load_arrays, save_arrays
 
-    texts = ctx.texts[task]
     path = ctx.cache_path("sentences", f"{task}.{len(texts)}.{_digest(texts)[:16]}.{ctx.settings.max_length}"
                                        ".safetensors")
     cached = load_arrays(path)

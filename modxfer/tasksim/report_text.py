@@ -97,10 +97,14 @@ def markdown(ev, matrices, plots, agree, sep, skipped, no_train, kind, level) ->
         parts.append("Measures not computed: " + "; ".join(f"`{m}` ({why})" for m, why in skipped.items()) + ".\n")
     parts.append(_candidates(t, ks))
     parts.append("### The measures\n")
-    rows = [[f"`{m}`", str(mat.card.get("examples", "-")), _sep(sep[m]["all"]), _sep(sep[m]["without_same_source"])]
-            for m, mat in matrices.items()]
-    parts.append(_table(["measure", "inputs per task", "most vs least similar pair (separation in SEs)",
+    rows = [[f"`{m}`", str(mat.card.get("examples", "-")), _reference(mat.card), _sep(sep[m]["all"]),
+             _sep(sep[m]["without_same_source"])] for m, mat in matrices.items()]
+    parts.append(_table(["measure", "inputs per task", "centred on", "most vs least similar pair (separation in SEs)",
                          f"same, without {MARK} pairs"], rows))
+    if any(mat.card.get("reference") for mat in matrices.values()):
+        parts.append("The corrected TextEmb variants are centred (and whitened) on a fixed reference set of tasks, "
+                     "never on the tasks compared, so a pair's value is the same in `modxfer similarity`, `modxfer "
+                     "select` and this report; values compare only under the same reference sha256 and backbone.\n")
     parts += [f"![{m}]({p})\n" for m, p in plots.items()]
     for outcome in [o for o in OUTCOME_NAMES if o in set(t["outcome"])]:
         parts += _outcome_section(t, ev, outcome, order, [*matrices, "random"], ks, head)
@@ -111,6 +115,17 @@ def markdown(ev, matrices, plots, agree, sep, skipped, no_train, kind, level) ->
                         [[f"`{a}`", *(("-" if math.isnan(agree.loc[a, b]) else f"{agree.loc[a, b]:+.2f}")
                                       for b in agree.columns)] for a in agree.index]))
     return "\n".join(parts)
+
+
+def _reference(card: dict) -> str:
+    """The reference set a matrix's values are relative to ('-' for measures without one; '?' for a matrix stored
+    before references were recorded)."""
+    if "reference" not in card:
+        return "? (not recorded)" if card.get("correction") in ("center", "whiten") else "-"
+    ref = card["reference"]
+    if not ref:
+        return "-"
+    return f"{len(ref['tasks'])} tasks x {ref['examples_per_task']} inputs (sha256 {ref['sha256'][:12]})"
 
 
 def _outcome_section(t, ev, outcome, order, measures, ks, head) -> list[str]:
