@@ -48,5 +48,12 @@ def clear(parts, everything):
     def said(name, done):  # each part as it goes: a later part's failure does not hide what was freed
         click.echo(f"{name}: already empty" if done is None else f"{name}: {human(done.freed)} freed" + (
             f"; what could not be deleted is in {done.left}" if done.left else ""))
+        if done is not None and done.kept:
+            from modxfer.cache import part_path
+            from modxfer.cards import show
+
+            click.echo(f"  left in place in {part_path(name)}: {show(list(done.kept), 160)} ({len(done.kept)} "
+                       "entr" + ("y" if len(done.kept) == 1 else "ies") + " modxfer cannot prove it wrote: no "
+                       "marker); if they are modxfer's from an older release, delete them yourself")
 
     run([n for n, (_, regenerable) in PARTS.items() if regenerable] if everything else parts, on_each=said)

@@ -53,15 +53,22 @@ def check(data_dir, task_names):
         status = f"[yellow]{error}[/yellow]" if hub else ("ok" if r.ok else f"[red]{error}[/red]")
         table.add_row(r.task, r.split, r.lang, str(r.examples), escape(labels), status)
     Console(width=200).print(table)
+    fixes = []
     for r in reports:  # unwrapped, one per line: the table folds long paths
         if not r.ok and r.split != "-":
             click.secho(f"{r.task} {r.split} {r.lang}: {r.error}", fg="red", err=True)
+            fixes.append(r.fix or "see the data README for the expected layout")
     for d in drift:
         click.secho(f"{d.path}: {d.problem}", fg="red", err=True)
+    if drift:
+        fixes.append("use unmodified copies of the files the manifests list (`modxfer data fetch TASK` re-creates "
+                     "fetched ones)")
     if bad or drift:
         parts = [f"{bad} split(s) failed the check"] * bool(bad) + [f"{len(drift)} file(s) differ from the manifest"
                                                                    ] * bool(drift)
         click.secho("; ".join(parts), fg="red", err=True)
+        for fix in dict.fromkeys(fixes):  # each distinct fix once
+            click.echo(f"  fix: {fix}", err=True)
         sys.exit(2)
     listed = (root / "MANIFEST.txt").is_file() or any(root.glob("*/MANIFEST.txt"))
     click.echo(f"all {sum(r.ok for r in reports)} splits ok" + (", files match the manifests" if listed else ""))

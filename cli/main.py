@@ -29,6 +29,16 @@ class _Group(click.Group):
             if e.fix:
                 click.echo(f"  fix: {e.fix}", err=True)
             sys.exit(2)
+        except Exception as e:  # a full disk wherever it strikes (a writer without its own message, sqlite, a library)
+            from modxfer.io import is_disk_full
+
+            if not (is_disk_full(e) or "database or disk is full" in str(e)):
+                raise
+            where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
+            click.secho(f"error: the disk is full{where} ({str(e).splitlines()[0][:200]})", fg="red", err=True)
+            click.echo("  fix: free some space (`modxfer cache` shows what can be cleared), then run the same command "
+                       "again: finished work is kept", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -23,18 +23,20 @@ def zoo():
 def list_(zoo):
     """The adapters in a zoo (a folder, or a hub repository id to download first)."""
     from modxfer import zoo as Z
+    from modxfer.checksums import weights_digest
 
     root = Z.pull(zoo) if zoo else Z.default_zoo()
     entries = Z.read_index(root)
     t = Table(title=f"adapter zoo {root} ({len(entries)} entries)")
-    for col in ("name", "composition", "adapter", "base", "validation", "stacks on", "size"):
+    # key: the training request's hash; weights: one sha256 over every file's (what the store checks on each use)
+    for col in ("name", "composition", "adapter", "base", "validation", "stacks on", "size", "key", "weights"):
         t.add_column(col)
     for e in entries:
         val = e.metrics.get("validation") or {}
         val = ", ".join(f"{k} {v}" for k, v in val.items()) if isinstance(val, dict) else str(val)
         # Index text is a stranger's: printed as text, never as rich markup.
         cells = (e.name, e.composition, e.adapter, e.base["model_id"], val or "-", ", ".join(e.depends_on) or "-",
-                 f"{e.size_bytes / 1e6:.1f} MB")
+                 f"{e.size_bytes / 1e6:.1f} MB", e.key[:12], weights_digest(e.files)[:12])
         t.add_row(*(escape(c[:200]) for c in cells))
     Console().print(t)
 

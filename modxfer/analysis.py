@@ -165,28 +165,40 @@ class _Cells:
         return joint if len(joint) >= 2 else []
 
     def _resample(self, task: str, space: str, by_lang: dict, items: bool) -> None:
-        recs_by_lang = {}
+        """Replicates of every cell of ``by_lang``'s languages in one space. Within a language its cells are aligned
+        on the examples they share. Across the languages of a parallel task (``items``) the space is every item any
+        of them has: one draw of items serves them all, and each language scores the drawn items it holds, so a
+        language keeps all its items and translations of one item are drawn together."""
+        own = {}
         for lang, (kept, recs) in by_lang.items():
             if items:  # the cross-language item keys replace the per-language ids
                 recs = [{**r, "ids": O.item_keys(task, r)} for r in recs]
-            recs_by_lang[lang] = recs
-        ids, _ = O.align([r for recs in recs_by_lang.values() for r in recs])
-        where = f"{task} ({', '.join(by_lang)})" if items else f"{task} {next(iter(by_lang))}"
-        if not ids:
-            self.notes.append(f"{where}: the cells share no example id; no intervals there")
+            ids, pos = O.align(recs)
+            where = f"{task} {lang}"
+            if not ids:
+                self.notes.append(f"{where}: the cells share no example id; no intervals there")
+                continue
+            if any(len(r["ids"]) != len(ids) for r in recs):
+                self.notes.append(f"{where}: cells hold different examples; compared on the {len(ids)} they share")
+            own[lang] = (kept, ids, [O.subset(r, p) for r, p in zip(recs, pos)])
+        if not own:
             return
-        own = {lang: len(set(O.align(recs)[0])) for lang, recs in recs_by_lang.items()}
-        if any(k != len(ids) for k in own.values()):
-            detail = ", ".join(f"{l} {k}" for l, k in own.items())
-            self.notes.append(f"{where}: cells hold different examples ({detail}); compared on the {len(ids)} "
-                              + ("items every language has (translations of one item resampled together)"
-                                 if items else "they share"))
+        union = list(dict.fromkeys(i for _, ids, _ in own.values() for i in ids))
         if items:
-            self.item_spaces[task] = {"languages": list(by_lang), "items": len(ids)}
-        for lang, (kept, _) in by_lang.items():
-            recs = recs_by_lang[lang]
-            _, pos = O.align([{"ids": ids}, *recs])
-            for r, cell in zip(kept, self.bs.replicates(space, [O.subset(x, p) for x, p in zip(recs, pos[1:])])):
+            shared = set.intersection(*(set(ids) for _, ids, _ in own.values()))
+            self.item_spaces[task] = {"languages": list(own), "items": len(union), "shared": len(shared)}
+            if len(shared) != len(union):
+                detail = ", ".join(f"{lang} {len(ids)}" for lang, (_, ids, _) in own.items())
+                self.notes.append(f"{task}: its languages hold different items ({detail}); resampled as {len(union)} "
+                                  f"items in all, {len(shared)} of them in every language, each language scoring the "
+                                  "drawn items it has")
+        where_in = {k: n for n, k in enumerate(union)}
+        for lang, (kept, ids, recs) in own.items():
+            if items:
+                cells = self.bs.replicates_in(space, union, np.array([where_in[i] for i in ids]), recs)
+            else:
+                cells = self.bs.replicates(space, recs)
+            for r, cell in zip(kept, cells):
                 key = (task, r["composition"], lang, r["noise"])
                 self.data[key][int(r["seed"])] = cell
                 self.n[key] = len(ids)
@@ -242,11 +254,12 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
     sim_of = similarity if callable(similarity) else (lambda a, b: similarity.get((a, b), math.nan))
     sims = {(i, c.target): _num(sim_of(i, c.target)) for c in comps.values() for i in c.intermediates}
     bs = S.Bootstrap(n_resamples, seed)
-    cells = _Cells(df, bs, lambda lang: include_english or lang != ENGLISH)
-    study = _Study(df, comps, sims, cells, include_english, floors or {})
+    pooled = lambda lang: include_english or lang != ENGLISH  # noqa: E731  (in the zero-shot, family, script means)
+    cells = _Cells(df, bs, pooled)
+    study = _Study(df, comps, sims, cells, pooled, floors or {})
     records, estimates = study.records()
     table = pd.DataFrame(records) if records else pd.DataFrame(
-        columns=TABLE_COLUMNS + ["noise_rate", "changed_nothing", "chance", "near_chance"])
+        columns=TABLE_COLUMNS + ["noise_rate", "changed_nothing", "chance", "floor", "near_chance"])
     corr, inter = similarity_tests(study, seed, alpha)
     tests = H.build(table, corr, inter, correction, alpha)
     m = int(tests["p_adjusted"].notna().sum())
@@ -255,9 +268,15 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
                           "otherwise), official metric recomputed per resample; percentile 95% CI",
                 "se_method": "analytic: the statistic's influence (delta-method) expansion over the resampled units, "
                              "n/(n-1) x sum of squares per space (exact, item-clustered, for means of per-item "
-                             "outcomes; linearised for corpus F1); p-values from the normal approximation with it, so "
-                             "no p-value or finding depends on the bootstrap's seed",
-                "pvalue_mc_error": 0.0,
+                             "outcomes; linearised for corpus F1); p-values from Student's t with it (Welch-"
+                             "Satterthwaite degrees of freedom over items and seeds), so no such p-value, and no "
+                             "near-floor exclusion, depends on the bootstrap's seed",
+                "pvalue_mc_error": float(np.nan_to_num(tests["pvalue_mc_error"].astype(float)).max()) if len(tests) else 0.0,
+                "pvalue_mc_note": "gains, degradations and robustness gains: analytic p (no Monte Carlo error); "
+                                  "correlations and interactions: exact permutation p where the orderings are few, "
+                                  "else sampled (pvalue_mc_error per test, the largest here); mc_undecided marks a "
+                                  "sampled p within three Monte Carlo SEs of its corrected threshold",
+                "mc_undecided": int(tests["mc_undecided"].sum()) if "mc_undecided" in tests else 0,
                 "interval_mc_error_note": "percentile bounds move with the bootstrap seed by about interval_mc_error "
                                           "(Monte Carlo SE of a bound, per record); findings do not use them",
                 "item_spaces": cells.item_spaces,
@@ -279,7 +298,7 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
 class _Study:
     """Per-language estimates of every measure and their group means."""
 
-    def __init__(self, df, comps, sims, cells: _Cells, include_english: bool, floors: Mapping[str, float]):
+    def __init__(self, df, comps, sims, cells: _Cells, pooled: Callable[[str], bool], floors: Mapping[str, float]):
         from . import languages as L
 
         self.df, self.comps, self.sims, self.cells = df, comps, sims, cells
@@ -290,7 +309,7 @@ class _Study:
         for lang in dict.fromkeys(df["lang"]):
             lg = L.find(lang)
             self.info[lang] = {"family": lg.family if lg else "unknown", "script": lg.script if lg else "unknown"}
-        self.pooled = lambda lang: include_english or lang != ENGLISH
+        self.pooled = pooled
         rank = {"not learned": 2, "unknown": 1}
         self.competence = {}
         for (task, comp), part in df.groupby(["task", "composition"], sort=False):
@@ -395,7 +414,7 @@ class _Study:
                     room = (self.per_lang["room"][(task, comp, items[0][0], noise)] if level == "language" else
                             S.mean([self.per_lang["room"][(task, comp, lang, noise)] for lang, _ in items]))
                     # A model whose clean CI reaches chance has no room to lose: the ratio says nothing then.
-                    rec["room_includes_zero"] = bool(room.confidence_interval().low <= 0 or room.statistic <= 0)
+                    rec["room_includes_zero"] = bool(not S.lower_bound(room) > 0 or room.statistic <= 0)
                 out.append(rec)
                 estimates[(measure, task, comp, noise, level, group)] = est
         self._mark_near_chance(out)
@@ -437,8 +456,14 @@ class _Study:
             rec["changed_nothing"] = bool(rates) and max(rates) == 0.0
         if measure == "score" and noise == "clean":
             chance = [self.chance[(task, lang)] for lang in langs]
+            floor = [self.floor[(task, lang)] for lang in langs]
             rec["chance"] = float(np.mean(chance)) if chance else math.nan
-            rec["near_chance"] = bool(chance) and low == low and low <= rec["chance"]
+            rec["floor"] = float(np.mean(floor)) if floor else math.nan
+            # Near the floor: no room above it to lose. Decided on the analytic lower bound (no Monte Carlo error,
+            # so which tests enter the family cannot depend on the bootstrap's seed) against the same floor as
+            # relative degradation.
+            bound = S.lower_bound(est)
+            rec["near_chance"] = bool(floor) and bound == bound and bound <= rec["floor"]
         return rec
 
 

@@ -14,6 +14,7 @@ key keeps the first complete copy. Nothing is unpickled: weights are safetensors
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -23,9 +24,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import checksums
 from .composition import Composition
 from .errors import AdapterMismatchError, DataError, ModxferError
-from .io import atomic_dir, atomic_write_json, read_json
+from .io import atomic_dir, atomic_write_json, cannot_write, is_disk_full, read_json
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ _ADAPTER = ("adapter/adapter_config.json", "adapter/adapter.safetensors")
 _FUSION = ("fusion/adapter_fusion_config.json", "fusion/model_adapter_fusion.safetensors")
 REQUIRED_FILES = {"target": _ADAPTER + _HEAD, "stack": _ADAPTER + _HEAD, "fusion": _ADAPTER + _FUSION + _HEAD,
                   "full": ("model.safetensors",) + _HEAD}
-_FILE_RE = re.compile(r"^(model\.safetensors"
-                      r"|(adapter|head|fusion)/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.(json|safetensors))$")
 
 
 def default_store() -> Path:
@@ -117,8 +117,9 @@ def path_for(store: Path, task: str, key: str) -> Path:
 def find(store: Path | None, task: str, key: str) -> Artifact | None:
     """The stored artifact with this key, None if there is none; a damaged copy is an error, never loaded.
 
-    Checking the files here (each weight file's header, each config) turns a truncated or replaced file into a
-    message with the fix, instead of an OSError deep inside model loading.
+    Checking the files here (each weight file's header, each config, every file against the checksums recorded when
+    it was stored, non-finite weights) turns a truncated or replaced file into a message with the fix, instead of an
+    OSError deep inside model loading or weights silently reused (``checksums``).
     """
     path = path_for(store or default_store(), task, key)
     card_file = path / CARD
@@ -128,7 +129,8 @@ def find(store: Path | None, task: str, key: str) -> Artifact | None:
     if card.get("key") != key:
         return None
     try:
-        verify_folder(path, Composition.parse(card["composition"]).kind)
+        files = verify_folder(path, Composition.parse(card["composition"]).kind)
+        checksums.verify(path, card, files, "its files")
     except ModxferError as e:
         raise DataError(f"the stored artifact {path} ({card['composition']}) is damaged: {e.problem}",
                         "train it again with --force, or reinstall it with `modxfer zoo install NAME --force`"
@@ -164,11 +166,10 @@ def required_files(kind: str) -> tuple[str, ...]:
 
 
 def belongs(rel: str, kind: str) -> bool:
-    """Whether ``rel`` (a POSIX path inside an artifact folder) is a file an artifact of ``kind`` consists of."""
-    if not _FILE_RE.match(rel):
-        return False
-    top = rel.split("/", 1)[0]
-    return {"model.safetensors": kind == "full", "fusion": kind == "fusion", "adapter": kind != "full"}.get(top, True)
+    """Whether ``rel`` (a POSIX path inside an artifact folder) is a file an artifact of ``kind`` consists of: exactly
+    the names training writes, so nothing else in a folder (a stray config, a link to a file elsewhere) is ever
+    published, installed or checked as part of it."""
+    return rel in REQUIRED_FILES.get(kind, ())
 
 
 def artifact_files(folder: Path, kind: str) -> tuple[list[str], list[str]]:
@@ -228,20 +229,32 @@ def verify_folder(folder: Path, kind: str, where: str | None = None) -> list[str
 
 
 def is_intact(path: Path, key: str) -> bool:
-    """Whether the folder holds a complete artifact with this key (used to keep a copy another writer finished)."""
+    """Whether the folder holds a complete artifact with this key, its files as recorded (used to keep a copy another
+    writer finished)."""
+    return stored_checksums(path, key) is not None
+
+
+def stored_checksums(path: Path, key: str) -> dict | None:
+    """The checksums of an intact stored copy with this key (verified against its record), None if it is damaged."""
     try:
         card = load_card(path / CARD)
         if card.get("key") != key:
-            return False
-        verify_folder(path, Composition.parse(card["composition"]).kind)
+            return None
+        return checksums.verify(path, card, verify_folder(path, Composition.parse(card["composition"]).kind),
+                                str(path))
     except ModxferError:
-        return False
-    return True
+        return None
 
 
 def provenance(artifact: "Artifact") -> dict:
-    """Where an artifact's weights came from: ``{"source": "local"}`` or what ``zoo install`` recorded."""
-    return artifact.card.get("provenance") or {"source": "local"}
+    """Where an artifact's weights came from (``{"source": "local"}`` or what ``zoo install`` recorded), with both
+    halves of its identity: the key (its training request) and one sha256 over its files' checksums (its weights)."""
+    prov = dict(artifact.card.get("provenance") or {"source": "local"})
+    prov.setdefault("key", artifact.key)
+    sums = checksums.expected(artifact.card)
+    if sums:
+        prov.setdefault("weights_sha256", checksums.weights_digest(sums))
+    return prov
 
 
 def save(store: Path | None, card: dict, write, *, replace: bool = False) -> Artifact:
@@ -253,7 +266,18 @@ def save(store: Path | None, card: dict, write, *, replace: bool = False) -> Art
     path = path_for(store or default_store(), card["task"], card["key"])
     keep = None if replace else (lambda p: is_intact(p, card["key"]))
     with atomic_dir(path, keep=keep) as tmp:
-        write(tmp)
+        try:
+            write(tmp)
+            kind = Composition.parse(card["composition"]).kind
+            files, _ = artifact_files(tmp, kind)
+            # Recorded beside the key, not in it: the key names the request, these the weights that answer it.
+            card = {**card, checksums.FIELD: checksums.record(tmp, files, f"artifact {card['composition']}")}
+        except ModxferError:
+            raise
+        except Exception as e:  # a full disk half way (safetensors says so only in its message): the folder is
+            if isinstance(e, OSError) or is_disk_full(e):  # discarded whole, and the cause is a message
+                raise cannot_write(path, e if isinstance(e, OSError) else OSError(errno.ENOSPC, str(e))) from None
+            raise
         atomic_write_json(tmp / CARD, card)
     return Artifact(card["key"], path, load_card(path / CARD))
 

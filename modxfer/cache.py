@@ -7,28 +7,30 @@ weight-hash memos, downloaded archives and zoos pulled from the Hub. Never clear
 (trained models, hours of work) and fetched task data (not re-fetchable offline); their paths are shown so a user can
 remove them deliberately.
 
-A part is removed by renaming it out of the way first (one atomic step; the trunk's under its writers' lock), then
-deleting the renamed copy: a process using the cache meanwhile sees the part whole or absent, never half deleted.
-Writers already handle an absent folder (the trunk cache goes on from memory when it cannot write); a converted
-backbone is best not cleared while a sweep runs, which loads it again per process.
+Nothing but modxfer's own entries is ever deleted, and never the part's folder itself (a variable such as
+MODXFER_TRUNK_CACHE may point at a folder of the user's). An entry is modxfer's when its writer marked it (``mark``:
+a ``.modxfer-entry`` file inside a folder entry, a ``.<name>.modxfer-entry`` file beside a file entry), not when its
+name looks like one: a user's folder named like a trunk entry, or anything written there before markers existed, is
+left in place and reported. A part is refused outright when it is a link, or when it is or holds the cache root, the
+artifact store, the task data, the home or the current folder.
 
-Nothing but modxfer's own files is ever deleted: a part is refused when it is a link, when it is or holds the cache
-root, the artifact store, the task data, the home or the current folder (a variable such as MODXFER_TRUNK_CACHE
-pointed at the wrong place), or when it holds any entry whose name modxfer's writers would not have given it.
+Entries are removed by renaming them into a temporary folder inside the part first (one atomic step each; the
+trunk's under its writers' lock), then deleting that folder: a process using the cache meanwhile sees an entry whole
+or absent, never half deleted. A converted backbone is best not cleared while a sweep runs, which loads it again per
+process.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cards import show
 from .errors import ConfigError, ModxferError
 from .io import LOCK_NAME, SWAP_LOCK, TEMP_RE, cache_dir, file_lock
 
@@ -47,9 +49,8 @@ PARTS: dict[str, tuple[str, bool]] = {
     "artifacts": ("trained models: the default store", False),
     "data": ("task data of `modxfer data fetch`", False),
 }
-# The names modxfer's writers give the entries of each regenerable part, and whether each is a folder ("dir") or a
-# file; with the writers' lock files and temporary names (io's), a part holding anything else is not modxfer's alone,
-# and is not cleared.
+# The names modxfer's writers give the entries of each regenerable part (for people reading a cache), and whether
+# each is a folder ("dir") or a file: what `clear` deletes is decided by the writer's marker, never by the name.
 _ENTRY = {
     "backbones": (r"e5-small-q4_[\w.-]+", "dir"),
     "trunk": (r"[0-9a-f]{64}", "dir"),  # with its meta.json
@@ -61,6 +62,25 @@ _ENTRY = {
     "zoo": (r"[A-Za-z0-9][\w.-]*--[A-Za-z0-9][\w.-]*", "dir"),
 }
 _LOCKS = {".lock", LOCK_NAME, SWAP_LOCK}
+MARKER = ".modxfer-entry"
+
+
+def mark(entry: str | os.PathLike) -> None:
+    """Record that modxfer's writer made ``entry`` (a folder, or a file), so `cache clear` may delete it.
+
+    Called by each writer of a regenerable part on what it wrote (a folder before its rename into place); a marker
+    that cannot be written costs only the entry's clearing, never the write.
+    """
+    entry = Path(entry)
+    marker = entry / MARKER if entry.is_dir() and not entry.is_symlink() else _file_marker(entry)
+    try:
+        marker.write_text("written by modxfer: `modxfer cache clear` may delete this entry\n", encoding="utf-8")
+    except OSError as e:
+        log.debug("cannot mark %s as modxfer's: %s", entry, e)
+
+
+def _file_marker(entry: Path) -> Path:
+    return entry.parent / f".{entry.name}{MARKER}"
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,7 @@ def check_parts(names) -> list[str]:
 class Cleared:
     freed: int  # bytes removed
     left: Path | None = None  # what could not be deleted (another user's files, say), renamed out of the way
+    kept: tuple[str, ...] = ()  # entries left in place: modxfer cannot prove it wrote them (no marker)
 
 
 def clear(names, on_each: Callable[[str, Cleared | None], None] | None = None) -> dict[str, Cleared]:
@@ -153,8 +174,8 @@ def clear(names, on_each: Callable[[str, Cleared | None], None] | None = None) -
 
 
 def check(names) -> list[str]:
-    """``names`` (duplicates dropped) when every one of them may be cleared now; else the reason, before anything is
-    removed."""
+    """``names`` (duplicates dropped) when every one of them may be cleared now (no link, no protected folder); else
+    the reason, before anything is removed."""
     names = check_parts(names)
     kept = _protected()
     for name in names:
@@ -190,61 +211,74 @@ def _check_safe(name: str, path: Path, protected: dict[Path, str]) -> None:
             if kept == real or real in kept.parents or real == Path(real.anchor):
                 raise ConfigError(f"{name} at {path} is or holds {what} ({kept}): clearing it would delete that too",
                                   f"point {variable} at a folder of modxfer's own")
-        strays = [e.name for e in os.scandir(path) if not _ours(name, e)]
     except OSError as e:
         raise ModxferError(f"cannot read {name} at {path}: {e.strerror or e}", "check its permissions") from None
-    if strays:
-        raise ConfigError(f"{name} at {path} holds {show(sorted(strays), 120)}, which modxfer does not write there: "
-                          "not cleared", f"move those away, or point {variable} at a folder of modxfer's own")
 
 
 def _ours(name: str, entry: os.DirEntry) -> bool:
-    """Whether ``entry`` is one modxfer's writers make in part ``name``: its kind of entry, a lock, a temporary."""
-    if entry.is_symlink():
+    """Whether ``entry`` is one modxfer's writer made in part ``name`` and marked as its own (``mark``)."""
+    try:
+        if entry.is_symlink() or entry.name in _LOCKS or entry.name.endswith(MARKER) or TEMP_RE.match(entry.name):
+            return False
+        kind = _ENTRY[name][1]
+        if kind == "file":
+            return entry.is_file(follow_symlinks=False) and _plain_file(_file_marker(Path(entry.path)))
+        return entry.is_dir(follow_symlinks=False) and _plain_file(Path(entry.path) / MARKER)
+    except OSError:
         return False
-    if entry.name in _LOCKS:
-        return entry.is_file()
-    if TEMP_RE.match(entry.name):
-        return True
-    pattern, kind = _ENTRY[name]
-    if not re.fullmatch(pattern, entry.name):
+
+
+def _plain_file(p: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(p).st_mode)
+    except OSError:
         return False
-    if kind == "file":
-        return entry.is_file()
-    return entry.is_dir() and (name != "trunk" or os.path.isfile(os.path.join(entry.path, "meta.json")))
+
+
+_CLEARING = ".clearing.modxfer-"  # + mkdtemp's 8 characters + ".tmp": io's temporary names, so writers skip it
 
 
 def _clear_one(name: str, path: Path) -> Cleared | None:
-    for stale in path.parent.glob(f".{path.name}.clearing-*.tmp"):  # an earlier clear that was interrupted
+    for stale in path.parent.glob(f".{path.name}.clearing-*.tmp"):  # an interrupted clear of an older release
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
-            if stale.exists():
-                log.warning("%s: an earlier clear left %s, which could not be deleted", name, stale)
-    if not path.is_dir():
+    if not path.is_dir() or path.is_symlink():
         return None
-    size, _ = _measure(path)
+    for stale in path.glob(f"{_CLEARING}*.tmp"):  # an interrupted clear: it holds only entries proven ours
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
     gone = None
     try:
-        gone = Path(tempfile.mkdtemp(prefix=f".{path.name}.clearing-", suffix=".tmp", dir=path.parent))
-        # the trunk's writers evict under this lock; it goes with the folder, and they start a fresh one
+        with os.scandir(path) as it:
+            entries = list(it)
+        ours = [e for e in entries if _ours(name, e)]
+        kept = tuple(sorted(e.name for e in entries if not _ours(name, e) and e.name not in _LOCKS
+                            and not e.name.endswith(MARKER) and not TEMP_RE.match(e.name)))
+        if not ours:
+            return Cleared(0, kept=kept) if kept else None
+        size = sum(_measure(Path(e.path))[0] if e.is_dir(follow_symlinks=False) else
+                   e.stat(follow_symlinks=False).st_size for e in ours)
+        gone = Path(tempfile.mkdtemp(prefix=_CLEARING, suffix=".tmp", dir=path))
+        # the trunk's writers evict under this lock: they never see an entry half moved
         with file_lock(path / ".lock") if name == "trunk" else contextlib.nullcontext():
-            os.rename(path, gone / path.name)  # the part disappears whole: readers never see it half deleted
+            for e in ours:
+                with contextlib.suppress(FileNotFoundError):  # evicted or cleared by another process meanwhile
+                    os.rename(e.path, gone / e.name)
+                    if not e.is_dir(follow_symlinks=False):
+                        os.rename(_file_marker(Path(e.path)), gone / f".{e.name}{MARKER}")
     except BaseException as e:
         if gone is not None:
-            shutil.rmtree(gone, ignore_errors=True)  # empty unless the rename happened just before an interrupt
-        if isinstance(e, FileNotFoundError):  # cleared by another process meanwhile
-            return None
+            shutil.rmtree(gone, ignore_errors=True)  # only entries proven ours were moved into it
         if isinstance(e, OSError):
             raise ModxferError(f"could not clear {name} at {path}: {e.strerror or e}",
-                               "check that the folder and its parent are writable (a mount point cannot be moved)"
-                               ) from None
+                               "check that the folder is writable") from None
         raise
     shutil.rmtree(gone, ignore_errors=True)  # what stays (another user's files, say) is measured and reported
     if not gone.exists():
-        return Cleared(size)
+        return Cleared(size, kept=kept)
     left, files = _measure(gone)
     log.warning("%s: %d file(s) could not be deleted; they are in %s", name, files, gone)
-    return Cleared(size - left, gone)
+    return Cleared(size - left, gone, kept)
 
 
 def human(size: int) -> str:

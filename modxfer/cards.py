@@ -58,9 +58,24 @@ def integer(value: Any, where: str, field: str, low: int, high: int) -> int:
     return value
 
 
-def number(value: Any, where: str, field: str, *, positive: bool = True) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a real number a float can hold: ``math.isfinite`` raises OverflowError on 10**400."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _FLOAT_MAX_INT
+    return math.isfinite(value)
+
+
+_FLOAT_MAX_INT = int(1.7976931348623157e308)
+
+
+def number(value: Any, where: str, field: str, *, positive: bool = True, low: float | None = None,
+           high: float | None = None) -> float:
+    ok = finite(value) and (low is None or value >= low) and (high is None or value <= high)
     if not ok or (positive and value <= 0):
+        if ok and (low is not None or high is not None):
+            raise _bad(where, field, value, f"a number in [{low}, {high}]")
         raise _bad(where, field, value, "a finite number" + (" > 0" if positive else ""))
     return float(value)
 
@@ -191,6 +206,50 @@ def _descriptive(card: dict, where: str) -> None:
             for name, score in mapping(v, where, "metrics.validation").items():
                 text(name, where, "a metrics.validation name", limit=100)
                 number(score, where, f"metrics.validation.{name}", positive=False)
+        elif k == "validation_examples":
+            integer(v, where, "metrics.validation_examples", 0, 1 << 40)
+    if card.get("competence") is not None:
+        _competence(card["competence"], where)
+    if card.get("checksums") is not None:
+        sums = mapping(card["checksums"], where, "checksums")
+        from .artifacts import belongs
+
+        for rel, digest in sums.items():
+            if not isinstance(rel, str) or not belongs(rel, card["kind"]):
+                raise _bad(where, "a checksums name", rel, "a file of the artifact (adapter/, head/, fusion/)")
+            text(digest, where, f"checksums[{rel!r}]", pattern=HEX64)
+
+
+# What the report, `sweep status` and selection read from a card's competence record (competence.assess writes it):
+# scores in percent, a boolean verdict. A string score installed from a zoo would crash the report later.
+_PERCENTS = ("score", "chance", "floor", "majority")
+
+
+def _competence(value: Any, where: str) -> None:
+    comp = mapping(value, where, "competence")
+    for k in _PERCENTS:
+        if k in comp:
+            number(comp[k], where, f"competence.{k}", positive=False, low=-100.0, high=100.0)
+    for k in ("learned", "beats_majority"):
+        if k in comp and not isinstance(comp[k], bool):
+            raise _bad(where, f"competence.{k}", comp[k], "true or false")
+    if "ci" in comp:
+        ci = comp["ci"]
+        if not isinstance(ci, list) or len(ci) != 2:
+            raise _bad(where, "competence.ci", ci, "[low, high]")
+        for i, v in enumerate(ci):
+            number(v, where, f"competence.ci[{i}]", positive=False, low=-100.0, high=100.0)
+    if "n" in comp:
+        integer(comp["n"], where, "competence.n", 0, 1 << 40)
+    if "floors" in comp:
+        for name, v in mapping(comp["floors"], where, "competence.floors").items():
+            text(name, where, "a competence.floors name", limit=200)
+            number(v, where, f"competence.floors.{name}", positive=False, low=-100.0, high=100.0)
+    for k in ("metric", "method", "floor_method", "confidence"):
+        if k in comp and k != "confidence":
+            text(comp[k], where, f"competence.{k}", limit=1000)
+    if "confidence" in comp:
+        number(comp["confidence"], where, "competence.confidence", positive=False, low=0.0, high=1.0)
 
 
 def _dependencies(card: dict, where: str, want: list[str]) -> None:

@@ -27,7 +27,8 @@ from . import stats as S
 CORR_COLUMNS = ["task", "kind", "measure", "noise", "same_source", "n_pairs", "rho", "low", "high", "pvalue",
                 "min_pvalue", "pvalue_mc_error", "permutations", "reason", "exact", "no_similarity", "not_learned", "changed_nothing", "same_source_pairs",
                 "pairs"]
-INTER_COLUMNS = ["task", "kind", "measure", "noise", "same_source", "statistic", "low", "high", "pvalue",
+INTER_COLUMNS = ["task", "kind", "measure", "noise", "same_source", "statistic", "contrast", "spread", "low", "high",
+                 "pvalue",
                  "min_pvalue", "pvalue_mc_error", "permutations", "exact", "languages", "families", "family_rho",
                  "family_languages", "reason", "not_learned", "same_source_pairs"]
 SUBSETS = {"with": "same-source pairs included", "without": "same-source pairs left out",

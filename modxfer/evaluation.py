@@ -389,39 +389,11 @@ def _texts(row: dict) -> list[str]:
     return out
 
 
-def _matched_chars(a: str, b: str) -> int:
-    """Characters of ``a`` kept in ``b``: words aligned first, characters only inside the words that differ (a
-    character-level alignment of whole paragraphs is quadratic; noise edits a few words)."""
-    import difflib
-
-    wa, wb = a.split(" "), b.split(" ")
-    same = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
-        if op == "equal":
-            same += sum(len(w) for w in wa[i1:i2]) + (i2 - i1 - 1)
-        else:
-            x, y = " ".join(wa[i1:i2]), " ".join(wb[j1:j2])
-            if x and y:
-                same += sum(m.size for m in difflib.SequenceMatcher(None, x, y, autojunk=False).get_matching_blocks())
-    return same
-
-
 def _changed(clean: list[dict], noisy: list[dict], unit: str) -> float | None:
-    """1 - matched / max(len) over all texts, in characters or words."""
-    import difflib
+    """1 - matched / max(len) over all texts, in characters or words (``noise.rate``: linear in a line's length)."""
+    from .noise.rate import changed
 
-    same = total = 0
-    for a_row, b_row in zip(clean, noisy):
-        for a, b in zip(_texts(a_row), _texts(b_row)):
-            if unit == "words":
-                a_u, b_u = a.split(), b.split()
-                total += max(len(a_u), len(b_u))
-                same += len(a_u) if a_u == b_u else sum(
-                    m.size for m in difflib.SequenceMatcher(None, a_u, b_u, autojunk=False).get_matching_blocks())
-            else:
-                total += max(len(a), len(b))
-                same += len(a) if a == b else _matched_chars(a, b)
-    return round(1 - same / total, 5) if total else None
+    return changed(((a, b) for a_row, b_row in zip(clean, noisy) for a, b in zip(_texts(a_row), _texts(b_row))), unit)
 
 
 def _label(task: Task, value):

@@ -55,6 +55,9 @@ class Host:
         self.bb, self.device = bb, device
         self._model = None
         self._fusions: dict[str, str] = {}  # fusion name (its adapters, comma-joined) -> key of the artifact loaded
+        # adapter/head name -> digest of the stored weights loaded under it: names come from keys, which name the
+        # training request, so a copy replaced in the store (`zoo install --force`) must be loaded again
+        self._weights: dict[str, str] = {}
 
     @property
     def model(self):
@@ -76,6 +79,7 @@ class Host:
         forget_encoders()  # they hold the host's tensors
         self._model = None
         self._fusions.clear()
+        self._weights.clear()
         gc.collect()
         trim_memory()
 
@@ -88,18 +92,26 @@ class Host:
             raise AdapterMismatchError(f"{artifact.path} is a fully fine-tuned encoder, not an adapter",
                                        "compose adapters with adapters (A>B), or use full:A>B for STILTs")
         name = artifact.adapter_name
+        self._stale(name, artifact)
         if name not in self.model.adapters_config:
             with self._damaged(artifact, "adapter", lambda: self.drop(name)):
                 self.model.load_adapter(str(artifact.path / "adapter"), load_as=name, with_head=False,
                                         use_safetensors=True)
+            self._weights[name] = _weights_of(artifact)
         return name
 
     def load_head(self, artifact: art.Artifact) -> str:
         name = artifact.adapter_name
+        self._stale(name, artifact)
         if name not in self.model.heads:
             with self._damaged(artifact, "head", lambda: name in self.model.heads and self.model.delete_head(name)):
                 self.model.load_head(str(artifact.path / "head"), load_as=name, use_safetensors=True)
+            self._weights[name] = _weights_of(artifact)
         return name
+
+    def _stale(self, name: str, artifact: art.Artifact) -> None:
+        if name in self._weights and self._weights[name] != _weights_of(artifact):
+            self.drop(name)  # the store holds other weights under this key now
 
     def load_fusion(self, artifact: art.Artifact, adapters: list[str]) -> str:
         """The fusion layer of ``artifact`` over ``adapters``; another artifact's fusion of the same adapters goes."""
@@ -154,6 +166,7 @@ class Host:
             self.model.delete_adapter(name)
         if name in self.model.heads:
             self.model.delete_head(name)
+        self._weights.pop(name, None)
 
     def fusion_trained(self, adapters: list[str], key: str) -> None:
         self._fusions[",".join(adapters)] = key
@@ -178,6 +191,12 @@ class Host:
             yield self.model
         finally:
             encoder.embeddings, encoder.encoder.layer = embeddings, stack
+
+
+def _weights_of(artifact: art.Artifact) -> str:
+    from .checksums import expected, weights_digest
+
+    return weights_digest(expected(artifact.card) or {})
 
 
 _HOSTS: dict[tuple[str, str], Host] = {}

@@ -6,8 +6,8 @@ costs the others power):
 
 - comparisons involving a model that did not learn (its validation CI does not clear its floor);
 - degradations and robustness gains under noise that changed nothing (realised rate 0 in every language);
-- degradations of a model, and robustness gains between models, where a side is near chance on clean zero-shot
-  data (its CI includes chance): it has no room left to lose, so an absolute degradation says nothing and a
+- degradations of a model, and robustness gains between models, where a side is near its floor on clean zero-shot
+  data (its analytic lower 95% bound does not clear the task's competence floor): it has no room left to lose, so an absolute degradation says nothing and a
   robustness gain against it compares a drop with no possible drop. Their relative degradation is undefined too;
 - correlations with too few pairs, and interactions without two families of which one has several languages;
 - every test whose smallest attainable p-value (a permutation test's, given its orderings) is at or above its
@@ -34,13 +34,16 @@ from . import stats as S
 TESTED = ("gain", "degradation", "robustness_gain")
 NOT_LEARNED = "a model in this comparison did not learn (validation CI does not clear its floor)"
 CHANGED_NOTHING = "the noise changed nothing (realised rate 0)"
-NEAR_CHANCE = ("{sides} near chance on clean zero-shot data (CI includes chance): no room above chance to lose, "
+NEAR_CHANCE = ("{sides} near chance on clean zero-shot data (lower 95% bound not above the floor): no room above "
+               "the floor to lose, "
                "so its absolute degradation says nothing")
 NO_OUTCOMES = "no per-example outcomes: no test"
 COLUMNS = ["kind", "task", "what", "composition", "noise", "same_source", "estimate", "low", "high", "se", "pvalue",
-           "pvalue_mc_error", "min_pvalue", "mde", "mde_corrected", "languages", "excluded"]
-CANNOT_PASS = ("cannot pass the correction: smallest attainable p {min_p:.3g} >= alpha/(m+1) = {level:.3g}, the "
-               "threshold it would face among the m = {m} tests that can")
+           "pvalue_mc_error", "min_pvalue", "mde", "mde_corrected", "languages", "excluded"]  # + p_adjusted, finding,
+# mc_undecided (a sampled permutation p within three Monte Carlo SEs of its corrected threshold)
+CANNOT_PASS = ("cannot pass the correction: smallest attainable p {min_p:.3g} >= alpha/{m} = {level:.3g}, the "
+               "threshold of the smallest family that could hold it ({m} tests: those that can pass, and every one "
+               "whose smallest p is at most its own)")
 
 
 def _truthy(v) -> bool:
@@ -49,7 +52,7 @@ def _truthy(v) -> bool:
 
 
 def near_chance_models(table) -> set[tuple[str, str]]:
-    """(task, composition) whose clean zero-shot score's CI includes chance."""
+    """(task, composition) whose clean zero-shot score's lower bound does not clear the floor."""
     if table.empty or "near_chance" not in table:
         return set()
     zs = table[(table["measure"] == "score") & (table["noise"] == "clean") & (table["level"] == "zero-shot")]
@@ -102,8 +105,9 @@ def build(table, corr, inter, correction: str, alpha: float):
                     "mde_corrected": math.nan, "languages": None, "excluded": r.reason})
     for r in inter.itertuples():
         out.append({"kind": "interaction", "task": r.task, "what": f"family x similarity on {r.measure} "
-                    f"({r.kind}, {r.noise}{_subset_text(r.same_source)}): spread of the families' mean rank "
-                    "correlations", "composition": None, "noise": r.noise,
+                    f"({r.kind}, {r.noise}{_subset_text(r.same_source)})"
+                    + (f"; estimate: mean rank correlation {r.contrast}" if isinstance(r.contrast, str) else ""),
+                    "composition": None, "noise": r.noise,
                     "same_source": r.same_source, "estimate": r.statistic, "low": _num(r.low), "high": _num(r.high),
                     "se": math.nan, "pvalue": _num(r.pvalue), "pvalue_mc_error": _num(r.pvalue_mc_error),
                     "min_pvalue": _num(r.min_pvalue), "mde": math.nan,
@@ -114,9 +118,11 @@ def build(table, corr, inter, correction: str, alpha: float):
     candidate = (tests["excluded"].isna() & np.isfinite(tests["pvalue"])).to_numpy()
     mins = np.where(candidate, tests["min_pvalue"].fillna(0.0).to_numpy(), np.nan)
     can_pass = S.testable(mins, alpha)
-    m = int(can_pass.sum())
     for i in np.flatnonzero(candidate & ~can_pass):
-        tests.at[i, "excluded"] = CANNOT_PASS.format(min_p=mins[i], level=corrected_alpha(alpha, m + 1), m=m)
+        # The smallest family it could be in: every candidate at or below its smallest p (a smaller family would
+        # leave out one of those, which then has a better claim to be in it); ``testable`` is maximal, so it fails.
+        m_i = int(np.sum(mins[candidate] <= mins[i]))
+        tests.at[i, "excluded"] = CANNOT_PASS.format(min_p=mins[i], level=corrected_alpha(alpha, m_i), m=m_i)
     tested = tests["excluded"].isna() & np.isfinite(tests["pvalue"])
     adj = np.full(len(tests), np.nan)
     adj[tested.to_numpy()] = S.adjust(tests.loc[tested, "pvalue"].to_numpy(), correction)
@@ -126,7 +132,26 @@ def build(table, corr, inter, correction: str, alpha: float):
     level = corrected_alpha(alpha, m)
     se = tests["se"].astype(float).to_numpy()
     tests["mde_corrected"] = np.where(tested & (se > 0), S.mde_multiplier(level) * se, np.nan)
+    tests["mc_undecided"] = _mc_undecided(tests, tested.to_numpy(), correction, alpha)
     return tests
+
+
+def _mc_undecided(tests, tested: np.ndarray, correction: str, alpha: float) -> np.ndarray:
+    """Tests whose sampled permutation p lies within three Monte Carlo SEs of the threshold the correction applies
+    to it (Holm: alpha / (m - rank + 1); Benjamini-Hochberg: rank x alpha / m): another seed could move them across
+    it. Exact and analytic p-values never are."""
+    out = np.zeros(len(tests), dtype=bool)
+    idx = np.flatnonzero(tested)
+    if not len(idx):
+        return out
+    p = tests["pvalue"].to_numpy()[idx]
+    mc = np.nan_to_num(tests["pvalue_mc_error"].astype(float).to_numpy()[idx])
+    m = len(idx)
+    rank = np.empty(m, dtype=int)
+    rank[np.argsort(p, kind="stable")] = np.arange(1, m + 1)
+    thr = alpha / (m - rank + 1) if correction == "holm" else rank * alpha / m
+    out[idx] = (mc > 0) & (np.abs(p - thr) < 3 * mc)
+    return out
 
 
 corrected_alpha = S.corrected_alpha

@@ -301,15 +301,40 @@ def decode_utf8(data: bytes, where: str | os.PathLike, fix: str = _FIX) -> str:
                         f"save the file as UTF-8; {fix}") from None
 
 
-def read_text(path: str | os.PathLike, fix: str = _FIX) -> str:
+MAX_TEXT_BYTES = 16 << 20  # cards, indexes, configs: kilobytes; anything near this is hostile or a mistake
+
+
+def read_bytes(path: str | os.PathLike, fix: str = _FIX, *, max_bytes: int = MAX_TEXT_BYTES) -> bytes:
+    """A file's bytes, refused (before reading any) when it is larger than ``max_bytes``; never more is read, even
+    if the file grows meanwhile."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise DataError(f"{path} is {size:,} bytes, more than the {max_bytes:,} such a file may have",
+                                f"it is not the file it should be; {fix}")
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise DataError(f"missing file {path}", fix) from None
-    except (IsADirectoryError, PermissionError) as e:
-        raise DataError(f"cannot read {path}: {e.strerror}", fix) from None
-    return decode_utf8(data, path, fix)
+    except OSError as e:  # a folder, no permission, an I/O error
+        raise DataError(f"cannot read {path}: {e.strerror or e}", fix) from None
+    if len(data) > max_bytes:
+        raise DataError(f"{path} grew past {max_bytes:,} bytes while it was read", fix)
+    return data
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether an error (an OSError, or safetensors' own error type, which carries only text) is a full disk."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e)
+    return "No space left on device" in text or "Disk quota exceeded" in text or "os error 28" in text
+
+
+def read_text(path: str | os.PathLike, fix: str = _FIX, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    path = Path(path)
+    return decode_utf8(read_bytes(path, fix, max_bytes=max_bytes), path, fix)
 
 
 def _no_constants(name: str):
@@ -345,12 +370,14 @@ def depth(obj, limit: int) -> int:
     return deepest
 
 
+# json.loads hooks refusing NaN/Infinity, numbers past float range (1e400) and duplicate keys (data readers use them)
+STRICT_JSON = dict(parse_constant=_no_constants, parse_float=_finite_float, object_pairs_hook=_unique_keys)
+
+
 def parse_json(text: str, where: str | os.PathLike, fix: str = _FIX, *, strict: bool = True,
                max_depth: int = MAX_JSON_DEPTH):
     """Parse JSON text; ``strict`` also refuses NaN/Infinity, out-of-range numbers and duplicate keys."""
-    hooks = {}
-    if strict:
-        hooks = dict(parse_constant=_no_constants, parse_float=_finite_float, object_pairs_hook=_unique_keys)
+    hooks = STRICT_JSON if strict else {}
     try:
         obj = json.loads(text, **hooks)
     except json.JSONDecodeError as e:
@@ -364,6 +391,6 @@ def parse_json(text: str, where: str | os.PathLike, fix: str = _FIX, *, strict: 
     return obj
 
 
-def read_json(path: str | os.PathLike, fix: str = _FIX, **kwargs):
-    """A JSON file read strictly (see ``parse_json``); errors name the file and line."""
-    return parse_json(read_text(path, fix), Path(path), fix, **kwargs)
+def read_json(path: str | os.PathLike, fix: str = _FIX, *, max_bytes: int = MAX_TEXT_BYTES, **kwargs):
+    """A JSON file read strictly (see ``parse_json``) and with a size cap; errors name the file and line."""
+    return parse_json(read_text(path, fix, max_bytes=max_bytes), Path(path), fix, **kwargs)

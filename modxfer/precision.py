@@ -47,6 +47,9 @@ def cpu_choice() -> dict:
              "bf16_seconds": round(bf16, 5) if bf16 else None, "shape": list(_BENCH_SHAPE)}
     try:
         atomic_write_text(memo, json.dumps(found, indent=1))
+        from .cache import mark
+
+        mark(memo)  # `cache clear` deletes only entries their writer marked
     except (OSError, ModxferError):  # the memo only saves a re-timing: a full or read-only cache must not stop a run
         pass
     return found

@@ -184,14 +184,16 @@ def task_floors(artifacts: list[dict], tasks: list[str], data_dir=None) -> dict[
     English validation split (seeded, as training measures it) when the data is here; else none (chance is used)."""
     from .competence import floor, floor_of
     from .errors import ModxferError
+    from .sweeps.results import artifact_name
     from .tasks import get_task
 
     out = {}
     for task in tasks:
-        records = [a.get("competence") for a in artifacts
-                   if str(a.get("id", "")).removeprefix("train ").rpartition(" seed=")[0] == task and a.get("competence")]
-        if records and ("floor" in records[0] or "majority" in records[0]):
-            out[task] = floor_of(records[0])
+        records = [a["competence"] for a in artifacts
+                   if artifact_name(a.get("id", ""))[0] == task and isinstance(a.get("competence"), dict)]
+        recorded = [r for r in records if "floor" in r or "majority" in r]
+        if recorded:
+            out[task] = floor_of(recorded[0])  # the target-only model's; seeds share the validation split
             continue
         try:
             t = get_task(task)
@@ -240,7 +242,7 @@ def _method(st: dict) -> str:
             f"p-values are corrected together with {st['correction_name']}, alpha {st['alpha']}. Kept out of the "
             "family and listed under 'Not tested' with the reason: comparisons with a model that did not learn; "
             "degradations and robustness gains under noise that changed nothing; the degradation of a model, and any "
-            "robustness gain involving a model, that is near chance on clean zero-shot data (its CI includes chance: "
+            "robustness gain involving a model, that is near chance on clean zero-shot data (its lower 95% bound does not clear the competence floor: "
             "it has no room to lose, so these comparisons are excluded rather than tested on relative degradation, "
             "which is undefined there); correlations with too few pairs; every test whose smallest attainable p is "
             "at or above the corrected threshold it would face (it could never pass, and would only lower the "
@@ -268,7 +270,7 @@ def _markdown(card, df, analysis, artifacts, evidence, sims, plots, selection) -
     parts += [f"> - {line}" for line in evidence] or ["> - Nothing limits this run beyond the sampling above."]
     parts.append("")
     parts += R.findings(analysis)
-    parts += R.competence_section(artifacts)
+    parts += R.competence_section(artifacts, card["statistics"].get("floors"))
     idx = index(analysis.table)
     for task in dict.fromkeys(analysis.table["task"]):
         parts += R.score_section(analysis, idx, task, df)

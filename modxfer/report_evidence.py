@@ -91,7 +91,7 @@ def _model_lines(t, artifacts: list[dict]) -> list[str]:
     near = t[(t["measure"] == "score") & (t["level"] == "zero-shot") & (t["noise"] == "clean")]
     near = near[near["near_chance"] == True] if "near_chance" in near else near.iloc[:0]  # noqa: E712
     if not near.empty:
-        out.append("Near chance on clean zero-shot data (the CI includes chance; marked ~; their degradations and "
+        out.append("Near chance on clean zero-shot data (lower 95% bound not above the competence floor; marked ~; their degradations and "
                    "robustness gains are not tested, having no room to lose): "
                    + ", ".join(f"`{r.composition}` on {r.task}" for r in near.itertuples()) + ".")
     return out

@@ -10,7 +10,7 @@ LEGEND = (f"Cells: estimate ±half the width of its 95% CI (paired bootstrap). {
           f"learn (its validation CI does not clear its floor); {UNKNOWN} competence unknown (card from an older modxfer); "
           f"{SAME_SOURCE} an intermediate and the target share a data source (mnli/xnli, udpos-en/udpos, "
           "panx-en/panx, squad/QA targets): similarity there measures shared data, and correlations are also "
-          "reported without such pairs; ~ the CI includes chance (in degradation and robustness tables: a model "
+          "reported without such pairs; ~ the lower 95% bound is not above the competence floor (in degradation and robustness tables: a model "
           "compared is near chance on clean zero-shot data, so it has no room to lose; not tested); ∅ the noise "
           "changed nothing there (not tested); (k) only k languages of the column have a value.")
 

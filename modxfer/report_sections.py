@@ -8,6 +8,13 @@ TEST_UNITS = ("gain", "degradation", "robustness_gain")
 
 
 # ------------------------------------------------------------------------------------------ findings
+def _undecided(r) -> str:
+    if r.get("mc_undecided") is True or r.get("mc_undecided") == 1:
+        return (f" (its sampled permutation p, Monte Carlo SE {r['pvalue_mc_error']:.2g}, is within three SEs of "
+                "its threshold: another seed could decide otherwise)")
+    return ""
+
+
 def findings(analysis) -> list[str]:
     st, tests = analysis.settings, analysis.tests
     label = "Holm" if st["correction"] == "holm" else "Benjamini-Hochberg"
@@ -21,10 +28,11 @@ def findings(analysis) -> list[str]:
             out.append(f"- {r['task']}: {what}: {interval(r)} points (95% CI), corrected p = {pval(r['p_adjusted'])}, "
                        f"{int(r['languages'])} zero-shot languages.")
         elif r["kind"] == "correlation":
-            out.append(f"- {r['task']}: {what}: rho {interval(r, 2)}, corrected p = {pval(r['p_adjusted'])}.")
+            out.append(f"- {r['task']}: {what}: rho {interval(r, 2)}, corrected p = {pval(r['p_adjusted'])}"
+                       + _undecided(r) + ".")
         else:
-            out.append(f"- {r['task']}: {what}: the slope differs between families, corrected p = "
-                       f"{pval(r['p_adjusted'])}.")
+            out.append(f"- {r['task']}: {what}: the relation differs between families, contrast {interval(r, 2)}, "
+                       f"corrected p = {pval(r['p_adjusted'])}" + _undecided(r) + ".")
     if found.empty:
         out.append("- No comparison survives the correction: nothing here is a finding. The inconclusive list says how "
                    "large an effect would need to be for this run to find it after correction.")
@@ -63,25 +71,37 @@ def _what(r: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------ models and scores
-def competence_section(artifacts: list[dict]) -> list[str]:
+def competence_section(artifacts: list[dict], floors: dict | None = None) -> list[str]:
+    """``floors``: {task: {"floor": ...}} the report measured for tasks whose cards predate recorded floors (shown
+    with * where a card has none of its own)."""
     from .competence import floor_of
+    from .composition import Composition
+    from .sweeps.results import artifact_name
 
     if not artifacts:
         return []
-    rows = []
+    rows, measured = [], False
     for a in artifacts:
         c = a["competence"] or {}
         ci = c.get("ci") or [None, None]
+        bar = "-" if floor_of(c) is None else f"{floor_of(c)[0]:.1f}"
+        name = artifact_name(a.get("id", ""))[0]
+        task = Composition.parse(name).target if name else None
+        if c and "floor" not in c and "majority" not in c and task in (floors or {}):
+            bar, measured = f"{floors[task]['floor']:.1f}*", True
         rows.append([a["id"], c.get("metric", "-"),
                      "-" if c.get("score") is None else f"{c['score']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]",
-                     "-" if floor_of(c) is None else f"{floor_of(c)[0]:.1f}", c.get("n", "-"),
+                     bar, c.get("n", "-"),
                      "-" if a.get("examples") is None else f"{a['examples']} x {a.get('epochs') or 0:g}", a["status"]])
     return ["## Trained models: did they learn?\n",
             "Each model's score on a held-out English validation split of its own task, with its 95% CI; "
             "'not learned' when the CI does not clear the floor: the larger of chance and the majority-class rate for "
             "classification and multiple choice, the "
             "best trivial predictor on the same references for F1 tasks (the card's `floor_method` says which). "
-            "Budget: training examples x epochs.\n",
+            "Budget: training examples x epochs."
+            + (" * the card predates recorded floors: the floor measured now on the task's English validation split "
+               "(as relative degradation uses it); the card's own verdict was against chance." if measured else "")
+            + "\n",
             md(["model", "metric", "score [95% CI]", "floor", "n", "budget", "status"], rows)]
 
 
@@ -273,19 +293,23 @@ def correlation_section(analysis) -> list[str]:
             return ", ".join(f"{k} {v:+.2f} ({sizes.get(k, '?')})" for k, v in (r["family_rho"] or {}).items())
         rows = [[r["task"], r["kind"], r["measure"], r["noise"], SUBSET_TEXT.get(r["same_source"], ""), r["languages"],
                  r["families"], family_rhos(r),
-                 "" if missing(r["statistic"]) else interval({"estimate": r["statistic"], "low": r["low"],
-                                                              "high": r["high"]}, 2),
+                 "" if missing(r["statistic"]) else f"{r['contrast']}: " + interval(
+                     {"estimate": r["statistic"], "low": r["low"], "high": r["high"]}, 2)
+                 + ("" if missing(r.get("spread")) else f" (spread {r['spread']:.2f})"),
                  (pval(r["pvalue"]) + ("" if r.get("exact") else f" (MC SE {r['pvalue_mc_error']:.2g})")
                   if missing(r["reason"]) else r["reason"])
                  + ("" if missing(r.get("not_learned")) else f"; left out, did not learn: {r['not_learned']}")]
                 for r in inter.to_dict("records")]
         out += ["## Does the similarity-outcome relation differ between language families?\n",
                 "Per language, Spearman's rho between similarity and the measure over its pairs; per family the mean "
-                "rho (languages in brackets), and the spread between families (largest minus smallest family mean, "
-                "on the -1..1 scale of rho; CI: languages resampled within families). The test permutes family "
-                "labels across languages (language is the unit; exact when the labellings are few). Families with "
+                "rho (languages in brackets); the contrast between the two families with the most languages "
+                "(difference of their mean rhos, on rho's scale, centred on 0 when families do not differ; CI: "
+                "languages resampled within families, each with its own test-item resampling) and, descriptive only, "
+                "the spread (largest minus smallest family mean). The omnibus test permutes family labels across "
+                "languages (language is the unit; exact when the labellings are few). Families with "
                 "one language cannot be told apart from that language. With and without same-source pairs "
                 f"({SAME_SOURCE}) as above.\n",
                 md(["target", "kind", "measure", "noise", f"same-source {SAME_SOURCE} pairs", "languages", "families",
-                    "mean rho per family (languages)", "spread [95% CI]", "p (uncorrected) or why not"], rows)]
+                    "mean rho per family (languages)", "contrast [95% CI] (spread)",
+                    "p (uncorrected) or why not"], rows)]
     return out

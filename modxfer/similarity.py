@@ -36,6 +36,7 @@ import difflib
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -172,7 +173,15 @@ def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] |
     m = SimilarityMatrix(measure, inter, tgt, values, replicates, card, layers, lang)
     if cache:
         atomic_write_json(path, m.to_dict())
+        _mark(bb.weights_hash)
     return m
+
+
+def _mark(weights_hash: str) -> None:
+    """Mark the backbone's similarity folder as modxfer's own, so `modxfer cache clear similarity` may delete it."""
+    from .cache import mark
+
+    mark(cache_dir() / "similarity" / weights_hash[:16])
 
 
 def compute_all(measures: Sequence[str] | str, intermediates: Sequence[str], targets: Sequence[str] | None = None,
@@ -251,6 +260,9 @@ def save_arrays(path, arrays: dict[str, np.ndarray], card: dict) -> None:
 
     atomic_write_bytes(path, save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
                                   metadata={"card": json.dumps(card, sort_keys=True)}))
+    folder = Path(path).parent.parent  # similarity/<backbone>/<kind>/<file>: the backbone's folder is the entry
+    if folder.parent == cache_dir() / "similarity":
+        _mark(folder.name)
 
 
 def load_arrays(path) -> dict[str, np.ndarray] | None:
@@ -292,6 +304,7 @@ def task_embedding(task: str | Task, backbone, examples: int = EXAMPLES, data_di
     emb = TaskEmbedding(task.name, tuple(float(x) for x in vectors.mean(0)), len(texts), digest, backbone.model_id,
                         backbone.weights_hash)
     atomic_write_json(path, emb.__dict__ | {"vector": list(emb.vector)})
+    _mark(backbone.weights_hash)
     return emb
 
 

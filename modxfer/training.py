@@ -26,9 +26,9 @@ from . import artifacts as art
 from . import metrics
 from . import precision as prec
 from .batching import loss_units, micro_batches, train_batches
-from .cards import FROZEN_PARTS
+from .cards import FROZEN_PARTS, finite
 from .composition import Composition
-from .errors import AdapterMismatchError, ConfigError
+from .errors import AdapterMismatchError, ConfigError, DataError, ModxferError
 from .features import featurize, length
 from .inference import predict, references
 from .forward import Forward
@@ -92,12 +92,12 @@ class TrainSettings:
         if self.intermediate_examples is not None and self.intermediate_examples <= 0:
             raise ConfigError(f"intermediate examples must be positive, got {self.intermediate_examples}",
                               "pass a number >= 1, or leave it unset to use examples")
-        if self.intermediate_epochs is not None and not (math.isfinite(self.intermediate_epochs)
+        if self.intermediate_epochs is not None and not (finite(self.intermediate_epochs)
                                                          and self.intermediate_epochs > 0):
             raise ConfigError(f"intermediate epochs must be a positive finite number, got {self.intermediate_epochs}",
                               "pass a number > 0, or leave it unset to use epochs")
         for name, value in (("epochs", self.epochs), ("learning rate", self.learning_rate)):
-            if value is not None and not math.isfinite(value):
+            if value is not None and not finite(value):
                 raise ConfigError(f"{name} must be a finite number, got {value}", f"pass a finite {name}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1, got {self.seed!r}", "pass --seed N")
@@ -156,7 +156,7 @@ def _target_budgets(entries) -> tuple:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n <= 0):
             raise ConfigError(f"target budget examples for {name!r} must be a whole number >= 1, got {n!r}",
                               "pass a positive number of examples, or None to keep examples")
-        if e is not None and (isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e <= 0):
+        if e is not None and (isinstance(e, bool) or not isinstance(e, (int, float)) or not finite(e) or e <= 0):
             raise ConfigError(f"target budget epochs for {name!r} must be a positive finite number, got {e!r}",
                               "pass a number > 0, or None to keep epochs")
         out.append((name, n, None if e is None else float(e)))
@@ -277,6 +277,7 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
     session = None
     try:
         session = _Session(plan, deps)
+        _check_space(plan, session)
         t0 = time.perf_counter()
         stats = _fit(session, plan, progress=progress)
         stats["train_seconds"] = round(time.perf_counter() - t0, 2)
@@ -287,7 +288,7 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
                 "dependencies": [{"key": d.key, "path": str(d.path), "composition": str(d.composition)} for d in deps],
                 **stats, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "library_versions": _versions()}
-        found = art.save(plan.store, card, session.write, replace=force)
+        found = _save(plan, card, session, force)
     except BaseException:
         if session is not None:
             session.discard()
@@ -303,6 +304,57 @@ def _run(plan: TrainingPlan, *, progress: bool, force: bool) -> art.Artifact:
         log.warning("%s did not learn: validation %s, 95%% CI %s, floor %s (%s)", plan.comp, comp["score"], comp["ci"],
                     comp.get("floor", comp["chance"]), comp.get("floor_method", "chance"))
     return found
+
+
+# ------------------------------------------------------------------------------ saving on a full disk
+def _artifact_bytes(plan: TrainingPlan, session: "_Session") -> int:
+    """About what the artifact will take on disk: the whole encoder for full fine-tuning, else what was trained."""
+    n = sum(p.numel() for p in session.model.parameters()) if plan.comp.kind == "full" else session.trainable
+    return int(n * 4 * 1.1) + (1 << 20)
+
+
+def _check_space(plan: TrainingPlan, session: "_Session") -> None:
+    """Refuse before minutes of training when the store cannot hold the result (it is checked again at the end)."""
+    import shutil
+
+    from .io import ensure_dir
+
+    store = ensure_dir(plan.store or art.default_store())
+    need, free = _artifact_bytes(plan, session), shutil.disk_usage(store).free
+    if free < need:
+        raise ModxferError(f"the artifact store {store} has {free / 1e6:,.1f} MB free; {plan.comp} needs about "
+                           f"{need / 1e6:,.1f} MB", "free some space, or pass --store (MODXFER_STORE) a folder on "
+                           "a disk with room")
+
+
+def _save(plan: TrainingPlan, card: dict, session: "_Session", force: bool) -> art.Artifact:
+    """Save to the store; if that fails (a full disk), keep the trained weights in a folder elsewhere and say how to
+    move them into the store, so the training is not lost."""
+    try:
+        return art.save(plan.store, card, session.write, replace=force)
+    except DataError:  # weights refused (non-finite): nothing worth keeping
+        raise
+    except ModxferError as e:  # the store cannot be written (io.cannot_write: full, read-only)
+        failure = e
+    import tempfile
+
+    from .io import cache_dir
+
+    dest = art.path_for(plan.store or art.default_store(), plan.task.name, plan.key)
+    kept = None
+    # the cache first (`cache clear` never touches "unsaved"), then the temporary folder, often another disk
+    for rescue in (cache_dir() / "unsaved", Path(tempfile.gettempdir()) / "modxfer-unsaved"):
+        try:
+            kept = art.save(rescue, card, session.write, replace=True).path
+            break
+        except (ModxferError, OSError):
+            continue
+    if kept is None:
+        raise ModxferError(f"{failure.problem}; the trained weights of {plan.comp} could not be kept anywhere else "
+                           "either", f"{failure.fix}, then train again") from failure
+    raise ModxferError(f"{failure.problem}; the trained weights of {plan.comp} are kept, complete, in {kept}",
+                       f"{failure.fix}, then move them into the store: mkdir -p {dest.parent} && mv {kept} {dest} "
+                       f"(the next `modxfer train` with the same settings reuses them)") from failure
 
 
 def _seed_everything(seed: int) -> None:

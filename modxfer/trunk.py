@@ -262,6 +262,9 @@ class TrunkCache:
                     "precision": encoder.precision, "sequences": len(seqs), "tokens": tokens, "bytes": size,
                     "seconds": round(time.perf_counter() - t0, 3)}
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            from .cache import mark
+
+            mark(tmp)  # `cache clear` deletes only entries their writer marked
             try:
                 os.rename(tmp, self.root / key)
                 stored = True

@@ -20,7 +20,11 @@ its task a registered task), and the index agreeing with the card (base, composi
 Only the files an artifact consists of are copied, symlinks never followed, weight files opened with safetensors
 before anything is stored, and nothing is written outside the zoo folder or the store.
 Fully fine-tuned encoders (STILTs) are not zoo material (hundreds of MB): share them as hub models.
-Pushing to and pulling from the Hugging Face Hub: ``modxfer.zoo_hub`` (re-exported here as ``push`` and ``pull``).
+Weights are part of an artifact's identity (``modxfer.checksums``): an entry whose weights differ from the store's copy
+of the same key is refused unless forced, and non-finite weights are never installed. Limits are checked before any
+work: the index's and card's sizes, and the files' sizes against the index's ``size_bytes`` before a byte is hashed.
+Publishing: ``modxfer.zoo_publish``; pushing to and pulling from the Hugging Face Hub: ``modxfer.zoo_hub`` (all
+re-exported here: ``publish``, ``push``, ``pull``).
 """
 from __future__ import annotations
 
@@ -35,15 +39,20 @@ from pathlib import Path
 from . import artifacts as art
 from . import cards
 from .cards import HEX64, SLUG, show
-from .errors import AdapterMismatchError, ConfigError, DataError, ModxferError
-from .io import (atomic_dir, atomic_write_json, atomic_write_text, decode_utf8, ensure_dir, file_lock, parse_json,
-                 read_json, sha256_file)
+from . import checksums
+from .errors import AdapterMismatchError, DataError, ModxferError
+from .io import (atomic_write_json, cannot_write, decode_utf8, is_disk_full, parse_json, read_bytes, read_json,
+                 sha256_file)
 
 INDEX = "index.json"
 FORMAT = 1
 _NAME_RE = SLUG
 _EXTRA_FILES = (art.CARD, "README.md")  # besides the artifact's own files
 _FIX_INDEX = "remove that entry from index.json, or pull or re-publish the zoo"
+# Limits checked before any work: an adapter entry is a few MB (seq_bn on XLM-R large with a fusion layer: ~100 MB).
+MAX_ENTRY_BYTES = 1 << 30
+MAX_INDEX_BYTES = 16 << 20
+MAX_CARD_BYTES = 1 << 20
 _ZOO_IS_A_FOLDER = ("pass --zoo the zoo folder that holds index.json (e.g. its parent folder), or a hub repository "
                     "id such as user/modxfer-adapters")
 
@@ -107,6 +116,9 @@ class ZooEntry:
         for d in deps:
             cards.text(d, w, "depends_on", limit=100, pattern=SLUG)
         cards.integer(obj["size_bytes"], w, "size_bytes", 0, 1 << 40)
+        if obj["size_bytes"] > MAX_ENTRY_BYTES:
+            raise DataError(f"{w}: size_bytes is {obj['size_bytes']:,}, more than an adapter entry may have "
+                            f"({MAX_ENTRY_BYTES:,})", f"fully fine-tuned encoders are shared as hub models; {_FIX_INDEX}")
         files = cards.mapping(obj["files"], w, "files")
         bad = [rel for rel in files if not isinstance(rel, str) or not _entry_file(rel, comp.kind)]
         if bad:
@@ -141,6 +153,11 @@ class _Absent:
 _ABSENT = _Absent()
 
 
+def weight_files(entry: "ZooEntry") -> dict:
+    """The entry's artifact files and their sha256 (what the store records), without the card and README."""
+    return {rel: d for rel, d in sorted(entry.files.items()) if rel not in _EXTRA_FILES}
+
+
 def _entry_file(rel: str, kind: str) -> bool:
     return rel in _EXTRA_FILES or art.belongs(rel, kind)
 
@@ -156,7 +173,7 @@ def read_index(zoo: str | os.PathLike | None = None) -> list[ZooEntry]:
             return []
         raise DataError(f"no adapter zoo at {root}", "publish into it first (modxfer zoo publish), pass --zoo DIR, "
                         "or pull one from the hub (modxfer zoo pull REPO_ID)")
-    obj = read_json(path, "restore it from version control, or pull or re-publish the zoo")
+    obj = read_json(path, "restore it from version control, or pull or re-publish the zoo", max_bytes=MAX_INDEX_BYTES)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("entries"), list):
         raise DataError(f"{path} is not a modxfer zoo index (format {FORMAT})",
                         "point --zoo at a folder written by `modxfer zoo publish`")
@@ -246,12 +263,26 @@ def verify(entry: ZooEntry, zoo=None, entries: list[ZooEntry] | None = None) -> 
     return _verified(entry, root, entries if entries is not None else read_index(root))[0]
 
 
+def _sizes(entry: ZooEntry, folder: Path) -> None:
+    """Refuse, before hashing a byte, files whose sizes are not what the index says (a listed 20 GB file)."""
+    sizes = {rel: os.lstat(_plain(folder, rel)).st_size for rel in entry.files}
+    if sum(sizes.values()) != entry.size_bytes:
+        big = max(sizes, key=sizes.get)
+        raise DataError(f"zoo entry {entry.name}: its files hold {sum(sizes.values()):,} bytes, but the index says "
+                        f"size_bytes = {entry.size_bytes:,} (largest: {big}, {sizes[big]:,} bytes)",
+                        "the entry is damaged or was changed; pull or re-publish the zoo")
+    if sizes.get(art.CARD, 0) > MAX_CARD_BYTES:
+        raise DataError(f"zoo entry {entry.name}: {art.CARD} is {sizes[art.CARD]:,} bytes, more than a card may have "
+                        f"({MAX_CARD_BYTES:,})", "re-publish the entry from the artifact `modxfer train` wrote")
+
+
 def _verified(entry: ZooEntry, root: Path, entries: list[ZooEntry]) -> tuple[Path, dict]:
     folder = _plain(root, entry.path, is_dir=True)
+    _sizes(entry, folder)
     card = None
     for rel, digest in entry.files.items():
         path = _plain(folder, rel)
-        data = path.read_bytes() if rel == art.CARD else None
+        data = read_bytes(path, "re-publish the entry", max_bytes=MAX_CARD_BYTES) if rel == art.CARD else None
         if (hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)) != digest:
             raise DataError(f"zoo entry {entry.name}: {rel} does not match its sha256 in the index",
                             "the file is corrupted or was changed; pull or re-publish the zoo")
@@ -262,6 +293,7 @@ def _verified(entry: ZooEntry, root: Path, entries: list[ZooEntry]) -> tuple[Pat
     for rel in entry.files:
         if rel.endswith(".safetensors"):
             art.check_weights(folder / rel, f"zoo entry {entry.name}")
+            checksums.check_finite(folder / rel, f"zoo entry {entry.name}")
     return folder, card
 
 
@@ -277,137 +309,35 @@ def entry_name(card: dict) -> str:
     return f"{slug}-{card['key'][:8]}"
 
 
-def _resolve(artifact, store) -> art.Artifact:
-    if isinstance(artifact, art.Artifact):
-        return artifact
-    text = str(artifact)
-    if Path(text).is_dir():
-        return art.load(text)
-    matches = [a for a in art.list_artifacts(store) if len(text) >= 8 and a.key.startswith(text)]
-    if len(matches) == 1:
-        return matches[0]
-    raise ModxferError(f"no single trained artifact matches {show(text)} ({len(matches)} found)",
-                       "pass an artifact folder, or 8+ leading characters of its key (see the card's `key`)")
+def _copy(src: Path, dst: Path, *, publishing: bool = False) -> str:
+    """Copy a plain file's bytes without following a symlink at ``src``; returns the sha256 of the bytes copied.
 
-
-def publish(artifact, zoo=None, *, name: str | None = None, store=None) -> ZooEntry:
-    """Copy a trained artifact (and what it stacks on) into the zoo and list it in the index.
-
-    Only the artifact's own files are copied (its weights and JSON configs; symlinks refused), the card must pass
-    the checks install applies, and the folder written is ``<task>/<key[:20]>`` inside the zoo, replaced only if it
-    already holds this artifact.
+    ``publishing``: a file with a second hard link is refused, since its content may be a file outside the artifact
+    (a private key linked in under an adapter's name) that would then be shared.
     """
-    root = Path(zoo) if zoo is not None else default_zoo()
-    a = _resolve(artifact, store)
-    ensure_dir(root)
-    with file_lock(root / ".modxfer.lock"):  # publishers of one zoo take turns with the index
-        entries = {e.name: e for e in read_index(root)}
-        return _publish(a, root, entries, name, store)
-
-
-def _publish(a: art.Artifact, root: Path, entries: dict[str, ZooEntry], name: str | None, store) -> ZooEntry:
-    where = f"artifact {a.path}"
-    card = cards.check_card(a.card, where)
-    if card["kind"] == "full":
-        raise ModxferError(f"{a.path} is a fully fine-tuned encoder ({card['composition']}), not an adapter",
-                           "the zoo shares adapters; push a fine-tuned encoder to the hub as a model instead")
-    files = art.verify_folder(a.path, card["kind"], where)
-    deps = [_dependency(dep_key, card, root, entries, store) for dep_key in card["depends_on"]]
-    same = next((e for e in entries.values() if e.key == card["key"]), None)
-    name = name or (same.name if same else entry_name(card))
-    if not _NAME_RE.match(name):
-        raise ConfigError(f"zoo entry name {show(name)} is not allowed", "use letters, digits, '_', '.', '-'")
-    clash = entries.get(name)
-    if clash is not None and clash.key != card["key"]:
-        raise ConfigError(f"the zoo already has {name!r} for another artifact ({clash.key[:12]})",
-                          "pick another --name")
-    if same is not None and same.name != name:
-        raise ConfigError(f"the zoo already has this artifact as {same.name!r}", "use that name, or leave out --name")
-    rel = f"{card['task']}/{card['key'][:20]}"
-    dest = _destination(root, rel, card["key"])
-    entry = None
-    with atomic_dir(dest) as tmp:
-        for f in files:
-            _copy(a.path / f, tmp / f)
-        # Where the dependencies sat on the publisher's disk means nothing elsewhere (and leaks a home path).
-        out = {**card, "dependencies": [{k: v for k, v in d.items() if k != "path"}
-                                        for d in card.get("dependencies", [])]}
-        atomic_write_json(tmp / art.CARD, out)
-        atomic_write_text(tmp / "README.md", model_card(card, name, deps))
-        digests = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
-        entry = ZooEntry(name=name, **describe(card), depends_on=tuple(deps), files=digests, size_bytes=size)
-        # Refuse to publish what install would refuse: the entry as the index will hold it, and its card as written.
-        entry = ZooEntry.from_json(entry.to_json(), "the new index entry")
-        check_entry(entry, read_json(tmp / art.CARD), {**entries, name: entry}, f"published card of {a.path}")
-    entries[name] = entry
-    _write_index(root, list(entries.values()))
-    return entry
-
-
-def _dependency(dep_key: str, card: dict, root: Path, entries: dict[str, ZooEntry], store) -> str:
-    found = next((e for e in entries.values() if e.key == dep_key), None)
-    if found is None:
-        dep = next((x for x in art.list_artifacts(store) if x.key == dep_key), None)
-        if dep is None:
-            raise ModxferError(f"{card['composition']} stacks on artifact {dep_key[:12]}, which is neither in "
-                               f"the zoo nor in the store", "train or install it, then publish again")
-        found = _publish(dep, root, entries, None, store)
-    return found.name
-
-
-def _destination(root: Path, rel: str, key: str) -> Path:
-    """The entry folder, refused if publishing there would write through a symlink or replace a foreign folder."""
-    task, leaf = rel.split("/")
-    dest = root / task / leaf
-    for p in (root / task, dest):
-        if p.is_symlink() or (p.exists() and not p.is_dir()):
-            raise ConfigError(f"{p} in the zoo is a symlink or a file", "remove it; zoo entries are plain folders")
-    if dest.exists():
-        try:
-            same = art.load_card(dest / art.CARD).get("key") == key
-        except ModxferError:
-            same = False
-        if not same:
-            raise ConfigError(f"{dest} exists and is not this artifact's zoo entry", "move it away, then publish again")
-    return dest
-
-
-def _copy(src: Path, dst: Path) -> str:
-    """Copy a plain file without following a symlink at ``src``; returns the sha256 of the bytes copied."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as e:
+        if is_disk_full(e):
+            raise cannot_write(dst, e) from None
         raise DataError(f"cannot read {src} ({e.strerror})", "it must be a plain file, not a symlink") from None
-    with os.fdopen(fd, "rb") as fin, open(dst, "xb") as fout:
-        if not stat.S_ISREG(os.fstat(fin.fileno()).st_mode):
+    with os.fdopen(fd, "rb") as fin:
+        st = os.fstat(fin.fileno())
+        if not stat.S_ISREG(st.st_mode):
             raise DataError(f"{src} is not a plain file", "replace it by the real file")
-        while block := fin.read(1 << 20):
-            h.update(block)
-            fout.write(block)
+        if publishing and st.st_nlink > 1:
+            raise DataError(f"{src} has {st.st_nlink} hard links: its content may be a file outside the artifact",
+                            f"replace it by a copy of its own (cp {src.name} x && mv x {src.name}), then publish again")
+        try:
+            with open(dst, "xb") as fout:
+                while block := fin.read(1 << 20):
+                    h.update(block)
+                    fout.write(block)
+        except OSError as e:  # a full disk: a message; the temporary folder holding dst is discarded by the caller
+            raise cannot_write(dst, e) from None
     return h.hexdigest()
-
-
-def model_card(card: dict, name: str, deps: list[str]) -> str:
-    base = card["base"]
-    val = (card.get("metrics") or {}).get("validation") or {}
-    val = val if isinstance(val, dict) else {}
-    lines = [f"# {name}", "",
-             f"A modxfer `{card.get('kind', '')}` artifact for **{card['task']}** (composition `{card['composition']}`), "
-             f"trained on the frozen backbone `{base['model_id']}` (weights sha256 `{base['weights_hash'][:16]}`).", "",
-             "| | |", "|---|---|",
-             f"| adapter | {adapter_kind(card)} |",
-             f"| training examples | {(card.get('data') or {}).get('examples')} ({(card.get('data') or {}).get('split')}) |",
-             f"| epochs, learning rate, seed | {card.get('epochs')}, {card.get('learning_rate')}, {card.get('seed')} |",
-             f"| validation | {', '.join(f'{k} {v}' for k, v in val.items()) or '-'} |",
-             f"| stacks on | {', '.join(deps) or '-'} |", "",
-             "Use it with modxfer:", "", "```bash",
-             f"modxfer zoo install {name}", f"modxfer evaluate \"{card['composition']}\"", "```", "",
-             "or load `adapter/` and `head/` with the `adapters` library (`model.load_adapter(\"adapter\")`). "
-             "`card.json` says exactly how it was made.", ""]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ installing
@@ -445,12 +375,16 @@ def install(name: str, zoo=None, *, store=None, backbone=None, force: bool = Fal
                 _chain=_chain + (entry.name,))
     path = art.path_for(store or art.default_store(), card["task"], card["key"])
     if not force and path.exists():
-        if art.is_intact(path, card["key"]):
+        have = art.stored_checksums(path, card["key"])
+        if have == weight_files(entry):
             return art.load(path)
+        if have is not None:  # intact, but other weights under the same training request: never silently kept
+            raise _conflict(entry, path, have)
         force = _repairable(path, entry)
     card["provenance"] = {"source": "zoo", "zoo": source or str(root.resolve()), "revision": revision,
                           "entry": entry.name, "index_sha256": sha256_file(root / INDEX),
                           "sha256": {rel: d for rel, d in sorted(entry.files.items()) if rel != "README.md"},
+                          "key": card["key"], "weights_sha256": checksums.weights_digest(entry.files),
                           "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def write(tmp: Path) -> None:
@@ -460,6 +394,22 @@ def install(name: str, zoo=None, *, store=None, backbone=None, force: bool = Fal
                 raise DataError(f"zoo entry {entry.name}: {rel} changed while it was installed", "install it again")
         art.verify_folder(tmp, card["kind"], f"zoo entry {entry.name}")
     return art.save(store, card, write, replace=force)
+
+
+def _conflict(entry: ZooEntry, path: Path, have: dict) -> DataError:
+    theirs = weight_files(entry)
+    rel = next((r for r in sorted(set(have) | set(theirs)) if have.get(r) != theirs.get(r)), "?")
+    try:
+        prov = art.provenance(art.load(path))
+    except ModxferError:
+        prov = {}
+    origin = (f"installed from zoo entry {prov.get('entry')} ({prov.get('zoo')})" if prov.get("source") == "zoo"
+              else "trained here")
+    return DataError(f"the store already holds {entry.composition} ({entry.key[:12]}) at {path}, {origin}, with other "
+                     f"weights than zoo entry {entry.name}: {rel} is sha256 {str(have.get(rel))[:12]} there and "
+                     f"{str(theirs.get(rel))[:12]} in the zoo (same training request, different weights)",
+                     f"keep the stored copy (do not install this entry), or replace it: `modxfer zoo install "
+                     f"{entry.name} --force`")
 
 
 def _repairable(path: Path, entry: ZooEntry) -> bool:
@@ -476,10 +426,14 @@ def _repairable(path: Path, entry: ZooEntry) -> bool:
 
 
 def __getattr__(name: str):
-    # push and pull live in modxfer.zoo_hub, which imports this module: resolved on first use, so either module can be
-    # imported first
+    # push and pull live in modxfer.zoo_hub, publishing in modxfer.zoo_publish; both import this module: resolved on
+    # first use, so any of them can be imported first
     if name in ("push", "pull"):
         from . import zoo_hub
 
         return getattr(zoo_hub, name)
+    if name in ("publish", "model_card"):
+        from . import zoo_publish
+
+        return getattr(zoo_publish, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -61,6 +61,9 @@ def pull(source: str, *, revision: str | None = None, token: str | None = None) 
             root = Path(snapshot_download(repo_id=source, revision=revision, token=token,
                                           local_dir=cache_dir() / "zoo" / source.replace("/", "--"),
                                           allow_patterns=["index.json", "*/*/**"]))
+            from .cache import mark
+
+            mark(root)  # `cache clear zoo` deletes only entries their writer marked
         except Exception as e:  # offline, unknown repo, no access: all say the same to the user
             raise ModxferError(f"could not download the zoo {source!r} from the Hugging Face Hub: "
                                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",

@@ -151,7 +151,8 @@ def test_readers_name_file_and_line_for_undecodable_or_hostile_text(tmp_path):
     with pytest.raises(DataError, match=r"dev-xx.tsv:2: not UTF-8 text \(byte offset 19\)"):
         readers.read_tsv(tsv, 3, "a, b, label")
     deep = tmp_path / "deep.jsonl"
-    deep.write_text('{"premise": "p"}\n{"x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    # 40k deep: within a line's length limit (readers.MAX_LINE_CHARS), past the nesting a parser survives
+    deep.write_text('{"premise": "p"}\n{"x": ' + "[" * 40_000 + "]" * 40_000 + "}\n")
     with pytest.raises(DataError, match=r"deep.jsonl:2: JSON nested"):
         readers.read_jsonl(deep)
     squad = tmp_path / "squad.json"
@@ -159,8 +160,11 @@ def test_readers_name_file_and_line_for_undecodable_or_hostile_text(tmp_path):
     with pytest.raises(DataError, match="squad.json: JSON nested more than"):
         readers.read_squad(squad)
     csv = tmp_path / "x.csv"
-    csv.write_text("context,question\nok,fine\nok," + "x" * 200_000 + "\n")  # past csv's field size limit
-    with pytest.raises(DataError, match="x.csv:3: not valid CSV"):
+    csv.write_text("context,question\nok,fine\nok," + "x" * 200_000 + "\n")  # past any sentence's length
+    with pytest.raises(DataError, match="x.csv:3: a line of 200,004 characters"):
+        readers.read_csv(csv, ["context", "question"])
+    csv.write_text('context,question\nok,fine\nok,"' + ("x" * 50_000 + "\n") * 3 + '"\n')  # a quoted field of lines
+    with pytest.raises(DataError, match="x.csv:3: not valid CSV"):  # past csv's field size limit
         readers.read_csv(csv, ["context", "question"])
 
 

@@ -20,14 +20,18 @@ def test_tatoeba_retrieval_with_mean_pooling_is_strong(data_dir):
 
 
 def test_train_stack_and_evaluate_zero_shot(data_dir, tmp_path):
+    # fp32 on every CPU: `auto` picks bf16 on an AVX512-BF16 machine, and there, at this tiny budget, the model-guided
+    # and the random attack left exactly the same average (29.2 each; the stack's validation 32.2 was below its floor
+    # of 35.4), so the comparison below said nothing. Pinned, the test means the same on every machine.
     store = tmp_path / "store"
-    inter = train("mnli", store=store, progress=False, **TINY_BUDGET)
-    target = train("xnli", on=["mnli"], store=store, progress=False, **TINY_BUDGET)
+    inter = train("mnli", store=store, progress=False, precision="fp32", **TINY_BUDGET)
+    target = train("xnli", on=["mnli"], store=store, progress=False, precision="fp32", **TINY_BUDGET)
     assert target.card["depends_on"] == [inter.key]
     assert target.card["base"]["model_id"].startswith("intfloat/multilingual-e5-small")
     noise = ["clean", "typo:0.1", "adversarial:2", "adversarial:2,search=random"]
-    res = Evaluator("embedded", store=store).evaluate("mnli>xnli", languages="en,de,hi", noise=noise,
-                                                      examples=24, progress=False, train_examples=32, batch_size=16, epochs=1.0)
+    res = Evaluator("embedded", store=store, precision="fp32").evaluate(
+        "mnli>xnli", languages="en,de,hi", noise=noise, examples=24, progress=False, train_examples=32, batch_size=16,
+        epochs=1.0, precision="fp32")
     assert [(r["lang"], r["noise"]) for r in res.rows][:3] == [("en", "clean"), ("de", "clean"), ("hi", "clean")]
     assert all(0 <= r["score"] <= 100 and r["n"] == 24 for r in res.rows)
     # Issue 4: the model-guided attack hurts more than the same number of edits placed at random.

@@ -108,7 +108,9 @@ def test_smallest_attainable_permutation_pvalue():
     x = [0.9, 0.5, 0.1, 0.8, 0.4]
     assert S.correlation(x, [3, 2, 1, 5, 4], groups=list("aaabb")).min_pvalue == pytest.approx(2 / 12)
     assert S.correlation(x + [0.2], [1, 2, 3, 4, 5, 6]).min_pvalue == pytest.approx(2 / 720)
-    big = S.correlation(np.arange(9.0), np.arange(9.0), n_permutations=999, adaptive=False)
+    exact = S.correlation(np.arange(9.0), np.arange(9.0))  # 9! = 362,880 orderings: enumerated
+    assert exact.exact and exact.min_pvalue == pytest.approx(2 / 362_880)
+    big = S.correlation(np.arange(11.0), np.arange(11.0), n_permutations=999, adaptive=False)  # 11! > 1e6: sampled
     assert not big.exact and big.min_pvalue == pytest.approx(1 / 1000)
 
 
@@ -120,6 +122,25 @@ def test_tests_that_cannot_pass_are_dropped_until_every_remaining_one_can():
     # Ties are never split, and NaN is not a test.
     assert S.testable([0.02, 0.02, float("nan")], 0.05).tolist() == [True, True, False]
     assert S.testable([0.03, 0.03], 0.05).tolist() == [False, False]
+
+
+def test_the_cannot_pass_message_states_a_true_threshold_with_ties():
+    import pandas as pd
+
+    from modxfer.hypotheses import build
+
+    # Ten tests that can pass and five tied at 1/288: the five cannot join (15 tests: alpha/15 = 0.0033 < 0.0035).
+    corr = pd.DataFrame([{"task": f"t{i}", "kind": "stack", "measure": "gain", "noise": "clean", "same_source": "none",
+                          "n_pairs": 6, "rho": 0.5, "low": 0.0, "high": 1.0, "pvalue": 0.5,
+                          "min_pvalue": 0.0 if i < 10 else 1 / 288, "pvalue_mc_error": 0.0, "reason": None}
+                         for i in range(15)])
+    empty = pd.DataFrame(columns=["task", "kind", "measure", "noise", "same_source", "statistic", "low", "high",
+                                  "pvalue", "min_pvalue", "pvalue_mc_error", "languages", "reason", "contrast"])
+    t = build(pd.DataFrame(columns=["level", "measure"]), corr, empty, "holm", 0.05)
+    dropped = t[t["excluded"].notna()]
+    assert len(dropped) == 5 and t["p_adjusted"].notna().sum() == 10
+    assert all(e.startswith("cannot pass the correction: smallest attainable p 0.00347 >= alpha/15 = 0.00333")
+               for e in dropped["excluded"])
 
 
 def test_estimates_without_variation_have_no_mde():

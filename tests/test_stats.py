@@ -185,7 +185,9 @@ def test_family_interaction_is_on_the_rank_correlation_scale_and_needs_a_family_
     y = np.array([sign[l] * xi * 1e7 for l, xi in zip(lang, x)])  # huge raw slopes: the scale must not show them
     r = S.family_interaction(x, y, lang, fam)
     assert r.family_rho == {"IE": pytest.approx(1.0), "ST": pytest.approx(-1.0), "Turkic": pytest.approx(-1.0)}
-    assert r.statistic == pytest.approx(2.0) and r.low <= r.statistic <= r.high <= 2.0
+    # The estimate is a signed contrast: IE (3 languages) minus ST (2), the two families with the most languages.
+    assert r.contrast == "IE - ST" and r.statistic == pytest.approx(2.0) and r.low <= r.statistic <= r.high <= 2.0
+    assert r.spread == pytest.approx(2.0)
     # 6!/(3! 2! 1!) = 60 distinct labellings, enumerated: p counts the observed one once among them.
     assert r.exact and r.permutations == 60 and 0 < r.pvalue <= 1 and r.min_pvalue >= 1 / 60
     single = S.family_interaction(x, y, lang, {l: l for l in sign})
@@ -193,16 +195,36 @@ def test_family_interaction_is_on_the_rank_correlation_scale_and_needs_a_family_
 
 
 def test_permutation_p_counts_the_observed_ordering_once():
-    # Perfect agreement over 12 points in two targets: 6! x 6! orderings are too many to enumerate, so N are
-    # sampled and p = (1 + #as extreme) / (1 + N): the identity is not among the N.
-    r = S.correlation(np.arange(12.0), np.arange(12.0), groups=[0] * 6 + [1] * 6, n_permutations=9999,
-                      adaptive=False)
+    # Perfect agreement over 14 points in two targets: 7! x 7! orderings are too many to enumerate, so N are
+    # sampled and p = (1 + #as extreme) / (1 + N): the identity is not among the N, and no random ordering of 7 and 7
+    # is as extreme here (that takes the identity or the reverse in both), so p is exactly 1 / (1 + N). Counting
+    # the identity among the N as well gave 2 / (1 + N).
+    x = np.arange(14.0)
+    r = S.correlation(x, x, groups=[0] * 7 + [1] * 7, n_permutations=9999, adaptive=False)
     assert not r.exact and r.permutations == 9999
-    assert r.pvalue == pytest.approx((1 + 0) / (1 + 9999), abs=3e-4) and r.pvalue >= r.min_pvalue
-    assert r.min_pvalue == pytest.approx(1 / 10000)
+    assert r.pvalue == 1 / 10000 and r.min_pvalue == 1 / 10000
     # Adaptive: a small p draws more permutations and reports its Monte Carlo error.
-    a = S.correlation(np.arange(12.0), np.arange(12.0), groups=[0] * 6 + [1] * 6)
+    a = S.correlation(x, x, groups=[0] * 7 + [1] * 7)
     assert a.permutations > 9999 and a.pvalue_mc_error < a.pvalue and a.min_pvalue < 1e-5
+    # 6! x 6! = 518,400 orderings are enumerated (exact: no Monte Carlo error at all).
+    e = S.correlation(np.arange(12.0), np.arange(12.0), groups=[0] * 6 + [1] * 6)
+    assert e.exact and e.permutations == 518_400 and e.pvalue_mc_error == 0.0 and e.pvalue == pytest.approx(2 / 518_400)
+
+
+def test_interaction_contrast_is_centred_on_zero_when_families_do_not_differ():
+    # Per-language measures unrelated to family: the contrast's interval covers 0 in most runs (a spread would not:
+    # it is never negative and its interval excludes 0 almost always).
+    gen = np.random.default_rng(8)
+    x = np.tile(np.linspace(0, 1, 6), 7)
+    lang = np.repeat(["de", "nl", "hi", "ar", "he", "tr", "zh"], 6)
+    fam = {"de": "IE", "nl": "IE", "hi": "IE", "ar": "AA", "he": "AA", "tr": "Turkic", "zh": "ST"}
+    covered = 0
+    for rep in range(60):
+        y = x + gen.normal(0, 0.6, len(x))
+        reps = y + gen.normal(0, 0.3, (200, len(x)))
+        r = S.family_interaction(x, y, lang, fam, rng=rep, n_resamples=200, y_replicates=reps)
+        covered += r.low <= 0 <= r.high
+    assert covered / 60 >= 0.85
 
 
 def test_ranks_average_ties_like_scipy():

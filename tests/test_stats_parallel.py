@@ -151,3 +151,62 @@ def test_analytic_standard_error_is_the_item_clustered_one_and_does_not_depend_o
     assert len({e.pvalue for e in ests}) == 1
     # The bootstrap's own SD agrees with it up to Monte Carlo error (B = 1000: about 2.2% relative).
     assert ests[0].bootstrap_standard_error == pytest.approx(direct, rel=0.1)
+
+
+def test_analyse_draws_the_items_of_a_parallel_task_once_even_when_its_languages_hold_different_ones():
+    # Two zero-shot languages of a line-parallel task: ar holds items 0-99, es items 50-149 (as MLQA's languages hold
+    # different questions). Each language keeps all its items; one draw over the 150 serves both.
+    import pandas as pd
+
+    from modxfer.analysis import analyse
+
+    gen = np.random.default_rng(4)
+    held = {"ar": range(0, 100), "es": range(50, 150)}
+    truth = {c: gen.random(150) < p for c, p in (("xnli", 0.55), ("mnli>xnli", 0.6))}
+    rows = []
+    for comp, correct in truth.items():
+        for lang, items in held.items():
+            c = [int(correct[i] ^ (gen.random() < 0.1)) for i in items]
+            rec = {"metric": "accuracy", "ids": [f"xnli/dev-{lang}.tsv:{i}" for i in items], "correct": c}
+            rows.append({"task": "xnli", "composition": comp, "lang": lang, "noise": "clean", "seed": 0,
+                         "score": 100 * np.mean(c), "n": len(c), "competence": "learned", "outcomes": rec})
+    a = analyse(pd.DataFrame(rows), {("mnli", "xnli"): 0.5}, n_resamples=200)
+    assert a.settings["item_spaces"]["xnli"] == {"languages": ["ar", "es"], "items": 150, "shared": 50}
+    assert any("hold different items" in n for n in a.notes)
+    t = a.table
+    for lang in held:  # per language: its own 100 items, nothing dropped
+        score = t[(t["measure"] == "score") & (t["level"] == "language") & (t["group"] == lang)
+                  & (t["composition"] == "mnli>xnli")].iloc[0]
+        assert score["n"] == 100
+    # The zero-shot gain's SE, computed directly: per item, the sum over the languages holding it of each language's
+    # centred difference / (its item count x 2 languages); n/(n-1) x sum of squares over the 150 items.
+    d = {lang: np.array([r["outcomes"]["correct"] for r in rows if r["lang"] == lang and r["composition"] == c],
+                        dtype=float) for lang in held for c in ["mnli>xnli"]}
+    base = {lang: np.array([r["outcomes"]["correct"] for r in rows if r["lang"] == lang and r["composition"] == "xnli"],
+                           dtype=float) for lang in held}
+    u = np.zeros(150)
+    for lang, items in held.items():
+        diff = 100 * (d[lang][0] - base[lang][0])
+        u[list(items)] += (diff - diff.mean()) / len(items) / 2
+    direct = math.sqrt(150 / 149 * float(u @ u))
+    gain = a.table[(a.table["measure"] == "gain") & (a.table["level"] == "zero-shot")].iloc[0]
+    assert gain["se"] == pytest.approx(direct, rel=1e-9)
+
+
+def test_with_several_seeds_the_p_value_counts_the_seeds_degrees_of_freedom():
+    # Null: two models whose accuracy moves with the training seed (3 seeds) far more than test items move it. The
+    # seed component has 2 degrees of freedom, not 119: with t(119) a test at 0.05 rejected about 20% of the time.
+    gen = np.random.default_rng(21)
+    n, rejected, reps, dfs = 120, 0, 300, []
+    for rep in range(reps):
+        a, b = {}, {}
+        for s in range(3):
+            pa, pb = 0.6 + gen.normal(0, 0.06), 0.6 + gen.normal(0, 0.06)
+            latent = gen.random(n)
+            a[s] = {"metric": "accuracy", "ids": [str(i) for i in range(n)], "correct": (latent < pa).astype(int).tolist()}
+            b[s] = {"metric": "accuracy", "ids": [str(i) for i in range(n)], "correct": (latent < pb).astype(int).tolist()}
+        est = S.paired_bootstrap({"de": a}, {"de": b}, rng=rep, n_resamples=20)
+        dfs.append(est.degrees_of_freedom)
+        rejected += est.pvalue < 0.05
+    assert np.median(dfs) < 10  # the seeds' few degrees, not the items' 119
+    assert rejected / reps <= 0.08, rejected / reps

@@ -61,7 +61,12 @@ def test_publish_install_and_evaluate_identically(trained, tiny_base, data_dir, 
     prov = art.provenance(a)
     assert prov["source"] == "zoo" and prov["zoo"] == str(zoo.resolve()) and prov["entry"] == entry.name
     assert prov["sha256"]["adapter/adapter.safetensors"] == entry.files["adapter/adapter.safetensors"]
-    assert art.key_of_card(a.card) == target.key and art.provenance(target) == {"source": "local"}
+    assert art.key_of_card(a.card) == target.key and art.provenance(target)["source"] == "local"
+    # both halves of an artifact's identity: its training request (key) and its weights (one digest of every file)
+    from modxfer.checksums import weights_digest
+
+    assert prov["key"] == art.provenance(target)["key"] == target.key
+    assert prov["weights_sha256"] == art.provenance(target)["weights_sha256"] == weights_digest(entry.files)
     assert _evaluate(tiny_base, fresh, data_dir).rows[0]["score"] == _evaluate(tiny_base, store, data_dir).rows[0]["score"]
 
 
@@ -167,6 +172,11 @@ def test_published_adapter_installs_and_evaluates_without_training(data_dir, tmp
 def _rewrite(zoo, fn):
     idx = json.loads((zoo / "index.json").read_text())
     fn(idx["entries"])
+    for e in idx["entries"]:  # sizes follow the files, as a hostile publisher would make them
+        if isinstance(e, dict) and isinstance(e.get("files"), dict) and isinstance(e.get("path"), str):
+            files = [zoo / e["path"] / r for r in e["files"]]
+            if all(f.is_file() for f in files):
+                e["size_bytes"] = sum(f.stat().st_size for f in files)
     (zoo / "index.json").write_text(json.dumps(idx))
 
 
@@ -230,8 +240,10 @@ from modxfer.io import atomic_dir, file_lock, sha256_file  # noqa: E402
 
 def _fix_sha(zoo, entry_name, rel):
     folder = zoo / Z.get_entry(entry_name, zoo).path
-    _rewrite(zoo, lambda es: [e["files"].update({rel: sha256_file(folder / rel)})
-                              for e in es if e["name"] == entry_name])
+    def fix(e):  # a hostile publisher fixes up the size too: only the content check is left to catch it
+        e["files"].update({rel: sha256_file(folder / rel)})
+        e["size_bytes"] = sum((folder / r).stat().st_size for r in e["files"])
+    _rewrite(zoo, lambda es: [fix(e) for e in es if e["name"] == entry_name])
 
 
 def test_issue13_publish_cannot_write_or_delete_outside_the_zoo(tmp_path):
@@ -287,12 +299,15 @@ def test_issue13_publish_refuses_a_weight_file_that_is_a_symlink_or_damaged(tmp_
     weights.symlink_to(real)
     with pytest.raises(DataError, match="symlink"):
         Z.publish(target.path, tmp_path / "zoo", store=store)
-    (target.path / "head" / "linked.json").symlink_to(real)  # a config name, pointing anywhere
+    config = target.path / "head" / "head_config.json"
+    shutil.move(config, tmp_path / "config.json")
+    config.symlink_to(tmp_path / "config.json")  # a config name the artifact has, pointing anywhere
     weights.unlink()
     shutil.copy(real, weights)
-    with pytest.raises(DataError, match="linked.json is a symlink"):
+    with pytest.raises(DataError, match="head_config.json is a symlink"):
         Z.publish(target.path, tmp_path / "zoo", store=store)
-    (target.path / "head" / "linked.json").unlink()
+    config.unlink()
+    shutil.copy(tmp_path / "config.json", config)
     weights.unlink()
     weights.write_bytes(pickle.dumps({"w": 1}))
     with pytest.raises(DataError, match="not a readable safetensors file"):

@@ -30,6 +30,9 @@ def zoo(tiny_base, data_dir, tmp_path_factory):
 def _rewrite(root, fn):
     idx = json.loads((root / "index.json").read_text())
     fn(idx["entries"])
+    for e in idx["entries"]:  # sizes follow the files, as a hostile publisher would make them
+        files = [root / e["path"] / r for r in e["files"]]
+        e["size_bytes"] = sum(f.stat().st_size for f in files if f.is_file())
     (root / "index.json").write_text(json.dumps(idx))
 
 
@@ -92,8 +95,9 @@ def test_a_damaged_artifact_in_a_store_is_a_message_when_loaded(zoo, tiny_base, 
     root, entry = zoo
     store = tmp_path / "store"
     a = Z.install(entry.name, root, store=store, backbone=load_backbone(tiny_base))
-    _widen_first_tensor(a.path / "adapter" / "adapter.safetensors")  # readable, so the store's own check passes
-    assert art.find(store, "mnli", a.key) is not None
+    _widen_first_tensor(a.path / "adapter" / "adapter.safetensors")  # readable, but not the bytes the store recorded
+    with pytest.raises(DataError, match=r"adapter/adapter.safetensors has sha256 .* was recorded when it was stored"):
+        art.find(store, "mnli", a.key)  # what training and evaluation look up: never reused
     host = Host(load_backbone(tiny_base))
     with pytest.raises(DataError, match=rf"artifact at {a.path} is damaged \(its adapter does not load.*size mismatch"
                                         rf"[\s\S]*modxfer zoo install {entry.name} --force"):

@@ -174,4 +174,7 @@ def _memo_sha256(file: Path) -> str:
         return memo.read_text(encoding="utf-8").strip()
     digest = sha256_file(file)
     atomic_write_text(memo, digest + "\n")
+    from ..cache import mark
+
+    mark(memo)  # `cache clear` deletes only entries their writer marked
     return digest

@@ -120,6 +120,9 @@ def convert(source: Path, target: Path) -> dict:
             "convert_seconds": round(time.perf_counter() - t0, 2),
         }
         atomic_write_json(tmp / MANIFEST, manifest)
+        from ..cache import mark
+
+        mark(tmp)  # `cache clear` deletes only entries their writer marked
         # mkdtemp/mkstemp create owner-only entries; a cache may be shared, and the weights are public
         for p in tmp.iterdir():
             p.chmod(0o644)

@@ -49,6 +49,22 @@ def get_lexicon(lang: str | None) -> dict[str, str] | None:
     return _LEXICONS.get(lang) if lang is not None else None
 
 
+def tatoeba_code(lang: str, data_dir=None) -> str:
+    """The code Tatoeba files use for `lang` (de -> deu, zh -> cmn, fa -> pes): the pairs a lexicon is induced from
+    (``lexicon.py``); here, without torch, so `sweep plan` can check every codeswitch cell has one."""
+    from .. import languages
+    from ..tasks import get_task
+
+    available = get_task("tatoeba").languages(data_dir)
+    info = languages.get(lang)
+    for code in (lang, info.iso3, info.uriel, *info.aliases):
+        if code in available:
+            return code
+    raise ModxferError(f"no Tatoeba pairs for language '{lang}' ({info.name}) to induce a code-switching lexicon from",
+                       "give codeswitch a lexicon file instead (codeswitch:0.3,lexicon=path/to/dict.txt, MUSE format), "
+                       f"or add tatoeba/tatoeba.{info.iso3}-eng.{{{info.iso3},eng}} to the data directory")
+
+
 def load_lexicon(path: str | Path) -> dict[str, str]:
     p = Path(path)
     if not p.is_file():
@@ -57,7 +73,7 @@ def load_lexicon(path: str | Path) -> dict[str, str]:
     pairs: dict[str, str] = {}
     from ..io import read_text
 
-    for line in read_text(p, _HOW_TO).splitlines():
+    for line in read_text(p, _HOW_TO, max_bytes=256 << 20).splitlines():  # MUSE dictionaries: a few MB
         parts = line.split("\t") if "\t" in line else line.split()
         if len(parts) >= 2 and parts[0].strip() and parts[1].strip():
             pairs.setdefault(parts[0].strip(), parts[1].strip())  # first translation wins (MUSE order)

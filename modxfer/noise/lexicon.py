@@ -32,7 +32,7 @@ import torch
 
 from ..errors import ConfigError, ModxferError
 from ..io import atomic_write_json, cache_dir
-from .codeswitch import set_lexicon
+from .codeswitch import set_lexicon, tatoeba_code  # noqa: F401 - tatoeba_code is used here and imported from here
 from .segment import has_content, segment_words
 
 METHODS = ("argmax", "itermax")
@@ -176,21 +176,6 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------ induction
-def tatoeba_code(lang: str, data_dir=None) -> str:
-    """The code Tatoeba files use for `lang` (de -> deu, zh -> cmn, fa -> pes)."""
-    from .. import languages
-    from ..tasks import get_task
-
-    available = get_task("tatoeba").languages(data_dir)
-    info = languages.get(lang)
-    for code in (lang, info.iso3, info.uriel, *info.aliases):
-        if code in available:
-            return code
-    raise ModxferError(f"no Tatoeba pairs for language '{lang}' ({info.name}) to induce a code-switching lexicon from",
-                       "give codeswitch a lexicon file instead (codeswitch:0.3,lexicon=path/to/dict.txt, MUSE format), "
-                       f"or add tatoeba/tatoeba.{info.iso3}-eng.{{{info.iso3},eng}} to the data directory")
-
-
 def lexicon_pairs(lang: str, data_dir=None) -> tuple[list[dict], list[dict]]:
     """(induction pairs, held-back pairs) from the Tatoeba `lexicon` split; never the test split."""
     from ..tasks import get_task
@@ -288,6 +273,9 @@ def build_lexicon(lang: str, backbone, data_dir=None, settings: Settings = Setti
                   pairs_heldout=len(held), backbone=backbone.weights_hash, data=data,
                   induce_ids=[r["id"] for r in induce_rows], heldout_ids=[r["id"] for r in held])
     atomic_write_json(path, lex.to_json())
+    from ..cache import mark
+
+    mark(path.parent)  # `cache clear` deletes only entries their writer marked
     _MEMO[key] = lex
     return lex
 

@@ -6,6 +6,8 @@ so `typo:0.1` and `typo:rate=0.1` produce the same noisy text.
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
@@ -13,6 +15,8 @@ from typing import Any, Iterable
 from ..errors import ConfigError
 from .registry import PERTURBATIONS, Param, Perturbation
 
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+_INT_RE = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
 _EXAMPLE = "e.g. typo:0.1, typo:rate=0.1, keyboard:0.05,layout=azerty, clean"
 
 
@@ -55,11 +59,14 @@ def _coerce(name: str, key: str, raw: str, param: Param, spec: str) -> Any:
         expect = param.expect or (f"one of {', '.join(param.choices)}" if param.choices else param.kind.__name__)
         return ConfigError(f"noise spec '{spec}': {name} {key}={raw!r} is not {expect}",
                            f"write it as {name}:{key}=<{expect}> ({_EXAMPLE})")
+    # Python's int() and float() accept "0_1", " 1", "nan", "inf" and "١": a typo must not become another rate.
+    if (param.kind is float and not _FLOAT_RE.fullmatch(raw)) or (param.kind is int and not _INT_RE.fullmatch(raw)):
+        raise bad()
     try:
         value = param.kind(raw)
     except ValueError:
         raise bad() from None
-    if param.kind is float and value != value:  # NaN passes float() but no range check
+    if param.kind is float and not math.isfinite(value):  # 1e400
         raise bad()
     if param.choices is not None and value not in param.choices:
         raise bad()

@@ -15,12 +15,13 @@ from .bootstrap import Bootstrap, Cell, influence, paired_bootstrap
 from .correction import (CORRECTION_NAMES, CORRECTIONS, adjust, benjamini_hochberg, corrected_alpha, holm,
                          testable)
 from .estimate import (ALPHA, CONFIDENCE, MIN_PAIRS, N_PERMUTATIONS, N_RESAMPLES, POWER, SEED, ConfidenceInterval,
-                       Estimate, _generator, influence_variance, mde_multiplier, mean, normal_pvalue, ratio)
+                       Estimate, _generator, influence_variance, lower_bound, mde_multiplier, mean, normal_pvalue,
+                       ratio)
 from .similarity import (CorrelationResult, InteractionResult, _rankdata, _spearman_rows, correlation,
                          family_interaction, permutation_pvalue)
 
 __all__ = ["ALPHA", "CONFIDENCE", "MIN_PAIRS", "N_PERMUTATIONS", "N_RESAMPLES", "POWER", "SEED", "Bootstrap", "Cell",
            "ConfidenceInterval", "CorrelationResult", "CORRECTION_NAMES", "CORRECTIONS", "Estimate",
            "InteractionResult", "adjust", "benjamini_hochberg", "corrected_alpha", "correlation", "family_interaction",
-           "holm", "influence", "influence_variance", "mde_multiplier", "mean", "normal_pvalue", "paired_bootstrap",
+           "holm", "influence", "influence_variance", "lower_bound", "mde_multiplier", "mean", "normal_pvalue", "paired_bootstrap",
            "permutation_pvalue", "ratio", "testable"]

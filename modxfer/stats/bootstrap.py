@@ -99,31 +99,61 @@ class Bootstrap:
 
     def replicates(self, space: str, records: Sequence[Mapping]) -> list[Cell]:
         """A ``Cell`` per record; the records must hold the same ids in the same order (``outcomes.align`` them
-        first). One matrix product per metric kind."""
-        if not records:
+        first), and those ids are the whole space. One matrix product per metric kind."""
+        ids = self._aligned(space, records)
+        if ids is None:
             return []
+
+        def sums(q):  # few columns (a two-sided comparison): gathering is cheaper than building the counts matrix
+            if q.shape[1] <= 4:
+                idx = self.indices(space, ids)
+                return np.stack([q[:, j][idx].sum(axis=1) for j in range(q.shape[1])], axis=1)
+            return self.counts(space, ids) @ q
+        return self._cells(records, sums, len(ids), None, len(ids))
+
+    def replicates_in(self, space: str, union_ids: Sequence[str], positions: np.ndarray,
+                      records: Sequence[Mapping]) -> list[Cell]:
+        """Cells of records (aligned among themselves) that hold only some of a space's items: the space is drawn
+        over ``union_ids`` (e.g. every item any language of a parallel task has), and these records' items sit at
+        ``positions`` of it. Each replicate scores the drawn items the records have (their number varies from one
+        replicate to the next, as it does when languages of a translated test set hold different subsets); the
+        influence is placed at the records' positions, zero elsewhere."""
+        if self._aligned(space, records) is None:
+            return []
+        counts = self.counts(space, union_ids)[:, np.asarray(positions)]
+        drawn = counts.sum(axis=1)
+        drawn = np.where(drawn > 0, drawn, np.nan)  # a replicate that drew none of these items: undefined
+        return self._cells(records, lambda q: counts @ q, drawn, np.asarray(positions), len(union_ids))
+
+    def _aligned(self, space: str, records: Sequence[Mapping]) -> list[str] | None:
+        if not records:
+            return None
         ids = list(records[0]["ids"])
         for r in records[1:]:
             if list(r["ids"]) != ids:
                 raise DataError(f"records of space {space!r} are not aligned by example id",
                                 "align them with modxfer.outcomes.align before resampling")
+        return ids
+
+    @staticmethod
+    def _cells(records, sums_of, n, positions, size: int) -> list[Cell]:
         out: list = [None] * len(records)
         by_kind: dict[str, list[int]] = {}
         for i, r in enumerate(records):
             by_kind.setdefault(r["metric"], []).append(i)
         for kind, members in by_kind.items():
             qs = [O.quantities(records[i]) for i in members]
-            q = np.concatenate(qs, axis=1)
-            # Few columns (a two-sided comparison): gathering is cheaper than building the counts matrix.
-            if q.shape[1] <= 4:
-                idx = self.indices(space, ids)
-                sums = np.stack([q[:, j][idx].sum(axis=1) for j in range(q.shape[1])], axis=1)
-            else:
-                sums = self.counts(space, ids) @ q
+            sums = sums_of(np.concatenate(qs, axis=1))
             k = qs[0].shape[1]
             for j, i in enumerate(members):
-                out[i] = Cell(O.rescore(records[i]), O.from_sums(kind, sums[:, j * k:(j + 1) * k], len(ids)),
-                              influence(kind, qs[j]))
+                infl = influence(kind, qs[j])
+                if positions is not None:
+                    placed = np.zeros(size)
+                    placed[positions] = infl
+                    infl = placed
+                with np.errstate(invalid="ignore"):
+                    reps = O.from_sums(kind, sums[:, j * k:(j + 1) * k], n)
+                out[i] = Cell(O.rescore(records[i]), reps, infl)
         return out
 
     def over_seeds(self, per_seed: Mapping[int, Cell], space: str, n: int = 0) -> Estimate:

@@ -75,6 +75,23 @@ def normal_pvalue(statistic: float, se: float, df: float = math.inf) -> float:
     return float(2.0 * t.sf(abs(statistic) / se, df))
 
 
+def lower_bound(est: "Estimate", confidence_level: float = CONFIDENCE) -> float:
+    """The analytic lower confidence bound, statistic - t x SE (no Monte Carlo error); the percentile bound for an
+    estimate without influence vectors."""
+    if est.influence is None:
+        return est.confidence_interval(confidence_level).low
+    se, df = est.standard_error, est.degrees_of_freedom
+    if math.isnan(se):
+        return math.nan
+    if math.isinf(df):
+        q = _z(1 - (1 - confidence_level) / 2)
+    else:
+        from scipy.stats import t
+
+        q = float(t.ppf(1 - (1 - confidence_level) / 2, df))
+    return est.statistic - q * se
+
+
 def influence_variance(influence: Influence) -> float:
     """Variance from per-space influence vectors: each space independent, n/(n-1) x sum of squares within it (the
     jackknife's small-sample factor; a space of one unit says nothing about spread and makes the variance NaN)."""
@@ -151,10 +168,18 @@ class Estimate:
 
     @property
     def degrees_of_freedom(self) -> float:
-        """Units of the smallest item space, less one (seed spaces add variance, not degrees of freedom); infinite
-        for an estimate without influence vectors (its p-value is the normal approximation)."""
-        sizes = [len(u) for k, u in (self.influence or {}).items() if not str(k).startswith("seeds:")]
-        return float(min(sizes) - 1) if sizes and min(sizes) > 1 else math.inf
+        """Welch-Satterthwaite degrees of freedom over the independent spaces (each of n units contributes its
+        variance with n - 1 degrees): items dominate with one seed; with several seeds carrying most of the
+        variance, the seeds' S - 1 degrees do. Infinite for an estimate without influence vectors (its p-value is
+        then the normal approximation)."""
+        if not self.influence:
+            return math.inf
+        parts = [(len(u) / (len(u) - 1) * float(np.dot(u, u)), len(u) - 1) for u in self.influence.values()
+                 if len(u) > 1]
+        total = sum(v for v, _ in parts)
+        if not parts or total <= 0:
+            return math.inf
+        return total ** 2 / sum(v * v / d for v, d in parts)
 
     def confidence_interval(self, confidence_level: float = CONFIDENCE) -> ConfidenceInterval:
         """Percentile interval of the replicates; NaN without replicates or when too many are undefined."""

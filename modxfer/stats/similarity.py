@@ -4,10 +4,11 @@ bootstrap interval), and the family x similarity interaction with language as th
 correlations. Import them from ``modxfer.stats``.
 
 Permutation p-values are (1 + #{permuted statistics as extreme}) / (1 + N) for N sampled permutations (the observed
-ordering counted once), or the exact share over every ordering when there are at most ``N_PERMUTATIONS``. A sampled
-p-value has Monte Carlo error; where it is small enough to matter for a corrected threshold (below
-``ADAPTIVE_BELOW``), more permutations are drawn until about ``ADAPTIVE_HITS`` are as extreme or ``MAX_PERMUTATIONS``
-are spent, and the result reports its Monte Carlo standard error.
+ordering counted once), or the exact share over every ordering when there are at most ``EXACT_ORDERINGS``
+(``EXACT_LABELLINGS`` for family labellings). A sampled p-value has Monte Carlo error; where it is small enough to
+matter for a corrected threshold (below ``ADAPTIVE_BELOW``), more permutations are drawn until ``ADAPTIVE_HITS`` are as
+extreme (about 5% relative error) or ``MAX_PERMUTATIONS`` are spent, and the result reports its Monte Carlo standard
+error; ``hypotheses`` flags a test whose p is within three such errors of its corrected threshold.
 """
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ from ..errors import DataError
 from .estimate import CONFIDENCE, MIN_PAIRS, N_PERMUTATIONS, SEED, ConfidenceInterval, Estimate, _generator
 
 ADAPTIVE_BELOW = 0.01
-ADAPTIVE_HITS = 100
-MAX_PERMUTATIONS = 199_999
+ADAPTIVE_HITS = 400      # about 5% relative Monte Carlo error on a small p
+MAX_PERMUTATIONS = 1_999_999
+EXACT_ORDERINGS = 1_000_000  # enumerated in chunks, when there are at most this many (correlations)
+EXACT_LABELLINGS = 200_000   # distinct family labellings enumerated (interactions; built in Python, so fewer)
+_CHUNK = 50_000
 
 
 # ------------------------------------------------------------------------------------------ correlation
@@ -49,20 +53,16 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray, blocks: Sequence[np.ndarray] | 
     """Spearman's rho of each row pair of (R, n) arrays; NaN where either row is constant. With ``blocks``
     (column indices of each group), values are ranked and centred within their group first, so the statistic
     measures association within groups (a target's offset in the measure does not count as correlation)."""
-    def centred_ranks(v):
-        v = np.asarray(v, dtype=np.float64)
-        out = np.empty(v.shape, dtype=np.float64)
-        for cols in blocks if blocks is not None else [np.arange(v.shape[-1])]:
-            r = _rankdata(v[..., cols])
-            out[..., cols] = r - r.mean(-1, keepdims=True)
-        return out
-    rx, ry = centred_ranks(x), centred_ranks(y)
+    blocks = blocks if blocks is not None else [np.arange(np.shape(x)[-1])]
+    rx = _centred_ranks(np.asarray(x, dtype=np.float64), blocks)
+    ry = _centred_ranks(np.asarray(y, dtype=np.float64), blocks)
     den = np.sqrt((rx * rx).sum(-1) * (ry * ry).sum(-1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, (rx * ry).sum(-1) / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _centred_ranks(v: np.ndarray, blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """Ranks along the last axis taken within each block of columns, centred on the block's mean rank."""
     out = np.empty(v.shape, dtype=np.float64)
     for cols in blocks:
         r = _rankdata(v[..., cols])
@@ -103,19 +103,26 @@ class CorrelationResult:
                 "min_pvalue": self.min_pvalue, "pvalue_mc_error": self.pvalue_mc_error}
 
 
-def _exact_group_permutations(groups: np.ndarray, limit: int) -> np.ndarray | None:
-    """(P, n) every within-group permutation of positions, identity included once; None when there are more than
-    ``limit``."""
+def _exact_group_permutations(groups: np.ndarray, limit: int):
+    """Every within-group permutation of positions (identity included once), as (<= _CHUNK, n) arrays; None when
+    there are more than ``limit``."""
     members = [np.flatnonzero(groups == g) for g in dict.fromkeys(groups.tolist())]
     if math.prod(math.factorial(len(m)) for m in members) > limit:
         return None
-    rows = []
-    for combo in itertools.product(*(itertools.permutations(m.tolist()) for m in members)):
-        perm = np.arange(len(groups))
-        for m, p in zip(members, combo):
-            perm[m] = p
-        rows.append(perm)
-    return np.array(rows)
+
+    def chunks():
+        rows = []
+        for combo in itertools.product(*(itertools.permutations(m.tolist()) for m in members)):
+            perm = np.arange(len(groups))
+            for m, p in zip(members, combo):
+                perm[m] = p
+            rows.append(perm)
+            if len(rows) == _CHUNK:
+                yield np.array(rows)
+                rows = []
+        if rows:
+            yield np.array(rows)
+    return chunks()
 
 
 def _sampled_group_permutations(groups: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -143,8 +150,8 @@ def permutation_pvalue(observed: float, null_of, exact_null: np.ndarray | None, 
     cap = MAX_PERMUTATIONS if adaptive else n_permutations
     while True:
         batch = min(n_permutations if drawn == 0 else max(n_permutations, drawn), cap - drawn)
-        null = null_of(batch, rng)
-        hits += int(np.sum(null >= observed - tol))
+        for k in range(0, batch, _CHUNK):  # bounded memory: a chunk of orderings at a time
+            hits += int(np.sum(null_of(min(_CHUNK, batch - k), rng) >= observed - tol))
         drawn += batch
         p = (1 + hits) / (1 + drawn)
         if drawn >= cap or hits >= ADAPTIVE_HITS or p > ADAPTIVE_BELOW:
@@ -184,15 +191,11 @@ def correlation(x: Sequence[float], y: Sequence[float], *, pairs: Sequence | Non
     # Permuting y within groups permutes its within-group centred ranks: rank once, then each null rho is a dot.
     rx, ry = _centred_ranks(x, blocks), _centred_ranks(y, blocks)
     den = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    exact = _exact_group_permutations(g, n_permutations)
+    exact = _exact_group_permutations(g, max(n_permutations, EXACT_ORDERINGS))
 
     def null_of(count, gen_):
-        out = np.empty(count)
-        for lo in range(0, count, 20_000):  # bounded memory: 20k x n at a time
-            perms = _sampled_group_permutations(g, min(20_000, count - lo), gen_)
-            out[lo:lo + len(perms)] = np.abs(ry[perms] @ rx) / den
-        return out
-    exact_null = None if exact is None else np.abs(ry[exact] @ rx) / den
+        return np.abs(ry[_sampled_group_permutations(g, count, gen_)] @ rx) / den
+    exact_null = None if exact is None else np.concatenate([np.abs(ry[c] @ rx) / den for c in exact])
     pvalue, used, mc, min_p = permutation_pvalue(abs(stat), null_of, exact_null, gen, n_permutations, adaptive)
     dist = None
     if y_replicates is not None:
@@ -209,10 +212,12 @@ def correlation(x: Sequence[float], y: Sequence[float], *, pairs: Sequence | Non
 class InteractionResult:
     """Does the similarity-outcome relation differ between language families? Per language, Spearman's rho between
     similarity and the measure over that language's pairs; ``family_rho`` the mean rho per family (a scale a reader
-    can judge: -1..1), ``statistic`` the spread between families (largest minus smallest family mean rho) with a
-    bootstrap interval over languages within families, and ``pvalue`` the permutation test of the between-family
-    sum of squares of the per-language rhos against family labels permuted across languages (language is the
-    unit: its points move together)."""
+    can judge: -1..1). ``statistic`` is a signed contrast, the difference of mean rhos between the two families with
+    the most languages (``contrast`` names them; ties by name), with a bootstrap interval that carries both the
+    languages resampled within families and each language's own sampling error; under no family effect it is
+    centred on 0, unlike a spread (largest minus smallest family mean, ``spread``, descriptive only: never
+    negative). ``pvalue`` is the omnibus permutation test: the between-family sum of squares of the per-language
+    rhos against family labels permuted across languages (language is the unit: its points move together)."""
 
     statistic: float | None
     pvalue: float | None
@@ -227,9 +232,12 @@ class InteractionResult:
     min_pvalue: float | None = None
     pvalue_mc_error: float | None = None
     family_languages: dict = field(default_factory=dict)
+    contrast: str | None = None
+    spread: float | None = None
 
     def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "low": self.low, "high": self.high, "pvalue": self.pvalue,
+        return {"statistic": self.statistic, "contrast": self.contrast, "spread": self.spread, "low": self.low,
+                "high": self.high, "pvalue": self.pvalue,
                 "languages": self.n_languages, "families": self.n_families, "family_rho": self.family_rho,
                 "family_languages": self.family_languages, "reason": self.reason, "permutations": self.permutations,
                 "exact": self.exact, "min_pvalue": self.min_pvalue, "pvalue_mc_error": self.pvalue_mc_error}
@@ -295,13 +303,15 @@ def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequenc
         return (size * (means - b.mean()) ** 2).sum(-1)
     gen = _generator(rng, "interaction", len(langs))
     observed = float(between(codes[None])[0])
-    exact = _multiset_permutations(codes.tolist(), n_permutations)
+    exact = _multiset_permutations(codes.tolist(), max(n_permutations, EXACT_LABELLINGS))
     exact_null = None if exact is None else between(exact)
 
     def null_of(count, gen_):
         return between(gen_.permuted(np.tile(codes, (count, 1)), axis=1))
     p, used, mc, min_p = permutation_pvalue(observed, null_of, exact_null, gen, n_permutations, adaptive)
     spread = max(per_family.values()) - min(per_family.values())
+    first, second = sorted(members, key=lambda f: (-len(members[f]), f))[:2]
+    contrast = per_family[first] - per_family[second]
     # Replicates of each language's rho: from the measure's own replicates where given, else the rho itself.
     if y_replicates is not None:
         yr = np.asarray(y_replicates, dtype=np.float64)
@@ -320,7 +330,9 @@ def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequenc
             pick = gen.integers(0, len(ls), (n_resamples, len(ls)))
             fam_means.append(np.nanmean(np.take_along_axis(r, pick, axis=1), axis=1))
         fam_means = np.stack(fam_means, axis=1)
-        reps = np.nanmax(fam_means, axis=1) - np.nanmin(fam_means, axis=1)
-    low, high = Estimate(spread, reps).confidence_interval()
-    return InteractionResult(**{**base, "statistic": float(spread), "pvalue": float(p)}, low=low, high=high,
-                             permutations=used, exact=exact is not None, min_pvalue=min_p, pvalue_mc_error=mc)
+    order = list(members)
+    reps = fam_means[:, order.index(first)] - fam_means[:, order.index(second)]
+    low, high = Estimate(contrast, reps).confidence_interval()
+    return InteractionResult(**{**base, "statistic": float(contrast), "pvalue": float(p)}, low=low, high=high,
+                             permutations=used, exact=exact is not None, min_pvalue=min_p, pvalue_mc_error=mc,
+                             contrast=f"{first} - {second}", spread=float(spread))

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cards import show
 from ..errors import DataError
 
 KIND = "modxfer-results"
@@ -140,6 +141,28 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
     return Path(out)
 
 
+# Limits checked from the file's size and the parquet footer before a row is read: a 512 KB parquet can declare
+# millions of rows (a decompression bomb). A sweep plans at most config.MAX_CELLS evaluation cells, one row each.
+MAX_ROWS = 200_000
+MAX_RESULT_BYTES = 512 << 20  # uncompressed, as the footer declares it: per-example outcomes are the bulk
+
+
+def _check_rows(file: Path, rows, fix: str) -> None:
+    """The rows and bytes the parquet's footer declares, against run.json's count and the limits, before reading."""
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(file).metadata  # the footer only
+    except Exception as e:  # ArrowInvalid, OSError: not a parquet file at all
+        raise DataError(f"{file} cannot be read as a results table ({type(e).__name__}: {str(e)[:120]})", fix) from None
+    declared = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+    if rows is not None and md.num_rows != rows:
+        raise DataError(f"{file} holds {md.num_rows:,} rows, but {META} says {show(rows)}", fix)
+    if md.num_rows > MAX_ROWS or declared > MAX_RESULT_BYTES:
+        raise DataError(f"{file} declares {md.num_rows:,} rows and {declared:,} bytes uncompressed, more than a "
+                        f"results table may have ({MAX_ROWS:,} rows, {MAX_RESULT_BYTES:,} bytes)", fix)
+
+
 def read_bundle(path: str | os.PathLike) -> Bundle:
     """The bundle in ``path``, its parquet checked against the recorded sha256 first, then every file against the
     bundle's schema (``bundle_schema``).
@@ -172,9 +195,14 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
         raise DataError(f"{path / META}: bundle version {card.get('version')!r}, this modxfer reads {VERSION}",
                         "use the modxfer version that wrote it, or " + fix)
     check_meta(meta, path / META, fix)
+    size = (path / RESULTS).stat().st_size
+    if size > MAX_RESULT_BYTES:  # before hashing it
+        raise DataError(f"{path / RESULTS} is {size:,} bytes, more than a results table may have "
+                        f"({MAX_RESULT_BYTES:,})", fix)
     digest = sha256_file(path / RESULTS)
     if digest != card.get("results_sha256"):
         raise DataError(f"{path / RESULTS} does not match the sha256 in {META} (changed or damaged)", fix)
+    _check_rows(path / RESULTS, card.get("rows"), fix)
     try:
         df = pd.read_parquet(path / RESULTS)
     except (ValueError, OSError, KeyError, TypeError) as e:

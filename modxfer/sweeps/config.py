@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from ..cards import show
+from ..cards import finite, show
 from ..composition import KINDS, Composition
 from ..errors import ConfigError, ModxferError
 
@@ -204,13 +204,11 @@ class _Refused(Exception):
 
 def read_yaml(path: Path) -> Any:
     """A YAML file read strictly: UTF-8, no duplicate keys, no aliases, bounded size and depth."""
-    from ..io import decode_utf8
+    from ..io import decode_utf8, read_bytes
 
-    data = path.read_bytes()
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"{path} is {len(data)} bytes; a sweep config is a few hundred",
-                          "check that this is the config you meant")
-    try:
+    try:  # refused by its size before a byte is read: a sparse 20 GB file is not loaded into memory
+        data = read_bytes(path, "check that this is the config you meant (a sweep config is a few hundred bytes)",
+                          max_bytes=MAX_BYTES)
         text = decode_utf8(data, path, "save the config as UTF-8")
     except ModxferError as e:
         raise ConfigError(e.problem, e.fix) from None
@@ -254,6 +252,10 @@ def parse_config(raw: Any, *, default_name: str = "sweep", where: str = "config"
     compositions = _compositions(raw.get("compositions", ["target"]), intermediates, targets, where)
     noise = _noise(raw.get("noise", ["clean"]), where)
     seeds = _seeds(raw.get("seeds", [0]), where)
+    from .grid import check_grid, check_lexicons
+
+    check_grid(targets, compositions, noise, seeds, where)  # from the counts, before anything is expanded
+    check_lexicons(targets, noise, root, where)
     budget = _section(raw, "budget", BUDGET_KEYS, where)
     examples = _positive(budget.get("examples", 2000), "budget.examples", where, int)
     epochs = float(_positive(budget.get("epochs", 1.0), "budget.epochs", where, float))
@@ -427,8 +429,8 @@ def _as_list(value: Any, key: str, where: str) -> list:
 
 def _positive(value: Any, key: str, where: str, kind: type, bound: str | None = None) -> int | float:
     high = _HIGH.get(bound or key, math.inf)
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-          and (kind is float or float(value).is_integer()) and value > 0)
+    # cards.finite, not math.isfinite: that raises OverflowError on 10**400, which YAML reads as an int
+    ok = (finite(value) and (kind is float or float(value).is_integer()) and value > 0)
     if not ok:
         what = "a whole number >= 1" if kind is int else "a number > 0"
         raise ConfigError(f"{where}: {key} must be {what}, got {show(value)}", f"set {key} to {what}")
@@ -611,16 +613,17 @@ def _noise(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _seeds(value: Any, where: str) -> tuple[int, ...]:
-    seeds = []
+    seeds, seen = [], set()
     for s in _as_list(value, "seeds", where):
         if not isinstance(s, int) or isinstance(s, bool) or s < 0:
             raise ConfigError(f"{where}: seeds: {show(s)} is not a whole number >= 0", "write seeds: [0, 1, 2]")
         if s >= MAX_SEED:
             raise ConfigError(f"{where}: seeds: {show(s)} is too large (seeds are below 2**32)",
                               "write seeds: [0, 1, 2]")
-        if s in seeds:
+        if s in seen:
             raise ConfigError(f"{where}: seeds lists {s} twice", "list each seed once")
         seeds.append(s)
+        seen.add(s)
     return tuple(seeds)
 
 

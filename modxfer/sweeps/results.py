@@ -70,6 +70,12 @@ def competence_status(card: dict | None) -> str:
     return UNKNOWN if ok is None else LEARNED if ok else NOT_LEARNED
 
 
+def artifact_name(artifact_id: str) -> tuple[str, str]:
+    """(composition, seed) of a train cell's id, ``"train mnli>xnli seed=0"``; ("", "") for anything else."""
+    name, sep, seed = str(artifact_id).removeprefix("train ").rpartition(" seed=")
+    return (name, seed) if sep else ("", "")
+
+
 def restate_competence(df, artifacts: list[dict]):
     """A results bundle's rows with each row's competence judged again from the bundle's own competence records
     (rules can tighten after export, e.g. the majority-class floor): a row whose composition uses a model that has
@@ -82,7 +88,7 @@ def restate_competence(df, artifacts: list[dict]):
         if a.get("finished", True) and a.get("competence") is not None:
             a["status"] = competence_status({"competence": a["competence"]})
         restated.append(a)
-        name, _, seed = str(a.get("id", "")).removeprefix("train ").rpartition(" seed=")
+        name, seed = artifact_name(a.get("id", ""))
         if a["status"] == NOT_LEARNED and name:
             failed.add((name, seed))
     if not failed or df.empty:

@@ -18,6 +18,7 @@ class SplitReport:
     examples: int = 0
     labels: dict = field(default_factory=dict)
     error: str | None = None
+    fix: str | None = None  # what the error's own fix says
 
     @property
     def ok(self) -> bool:
@@ -57,6 +58,6 @@ def check_data(data_dir=None, tasks: list[str] | None = None) -> list[SplitRepor
                     elif task.head == "multiple_choice" and any(len(r["choices"]) != task.num_choices for r in rows):
                         rep.error = f"some examples do not have {task.num_choices} choices"
                 except ModxferError as e:
-                    rep.error = e.problem
+                    rep.error, rep.fix = e.problem, e.fix
                 reports.append(rep)
     return reports

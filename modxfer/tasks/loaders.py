@@ -42,6 +42,17 @@ def label_index(labels: tuple[str, ...], value, path: Path, line) -> int:
         ) from None
 
 
+def choice_label(value, n: int, path: Path, line) -> int:
+    """A multiple-choice answer index in [0, n): a JSON integer or its decimal text (CSV); never a boolean (`true`
+    would be 1), a float, or an index past the choices (XCOPA has two: label 5 would score nothing, silently)."""
+    ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3)
+    if ok and 0 <= int(value) < n:
+        return int(value)
+    raise DataError(f"malformed data in {path}:{line}: label {str(value)[:40]!r} is not a choice index "
+                    f"({', '.join(map(str, range(n)))})", "use an unmodified copy of the file (see the data README)")
+
+
 # ---------------------------------------------------------------- classification
 def nli_jsonl(root: Path, rel: str, label_map: dict | None = None) -> list[dict]:
     path = root / rel
@@ -123,7 +134,8 @@ def copa(root: Path, rel: str) -> list[dict]:
     for r in readers.read_jsonl(path):
         try:
             out.append({"id": f"{rel}:{r['_line']}", "context": r["premise"], "question": COPA_QUESTION[r["question"]],
-                        "choices": [r["choice1"], r["choice2"]], "label": int(r["label"])})
+                        "choices": [r["choice1"], r["choice2"]],
+                        "label": choice_label(r["label"], 2, path, r["_line"])})
         except (KeyError, ValueError, TypeError) as e:
             raise DataError(f"malformed data in {path}:{r['_line']}: bad or missing field ({e})",
                             "use an unmodified copy of the file (see the data README)") from None
@@ -180,9 +192,10 @@ def cosmosqa(root: Path, rel: str = "en_intermediate/cosmosqa/valid.csv") -> lis
     for r in readers.read_csv(path, ["context", "question", "answer0", "answer1", "answer2", "answer3", "label"]):
         try:
             out.append({"id": f"{rel}:{r['_line']}", "context": r["context"], "question": r["question"],
-                        "choices": [r[f"answer{k}"] for k in range(4)], "label": int(r["label"])})
-        except ValueError:
-            raise DataError(f"malformed data in {path}:{r['_line']}: label {r['label']!r} is not 0-3",
+                        "choices": [r[f"answer{k}"] for k in range(4)],
+                        "label": choice_label(r["label"], 4, path, r["_line"])})
+        except (KeyError, TypeError) as e:
+            raise DataError(f"malformed data in {path}:{r['_line']}: bad or missing field ({e})",
                             "use an unmodified copy of the file (see the data README)") from None
     return out
 
@@ -240,7 +253,7 @@ def hellaswag_file(root: Path, rel: str) -> list[dict]:
     for r in readers.read_jsonl(path):
         try:
             rows.append({"id": f"{rel}:{r['_line']}", "context": r["ctx"], "question": "", "choices": list(r["endings"]),
-                         "label": int(r["label"])})
+                         "label": choice_label(r["label"], len(r["endings"]), path, r["_line"])})
         except (KeyError, ValueError, TypeError) as e:
             raise DataError(f"malformed data in {path}:{r['_line']}: bad or missing field ({e})",
                             "re-create it with `modxfer data fetch hellaswag`") from None

@@ -3,7 +3,10 @@ modxfer's column schema for its head type and names the file and line of any mal
 
 Files are decoded strictly as UTF-8 (an invalid byte is reported with its line and byte offset), JSON may not nest
 past ``MAX_JSON_DEPTH``, and tagging rows may not have empty tokens (a token with no characters has no word start,
-so every later tag would shift by one word).
+so every later tag would shift by one word). Readers are strict where a lenient reader would change the data
+silently: a byte-order mark, a NUL byte, NaN or a number past float range, a duplicate JSON key (json keeps the
+last) are errors naming the file and line, and so is a line longer than ``MAX_LINE_CHARS`` in a line-based file (no
+sentence is that long; it would make noise and tokenization crawl).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import DataError
-from ..io import MAX_JSON_DEPTH, depth
+from ..io import MAX_JSON_DEPTH, STRICT_JSON, depth
+
+MAX_LINE_CHARS = 100_000  # the longest line of a line-based task file is a few thousand characters
 
 _FIX = "use an unmodified copy of the file (see the data README), or re-create it with `modxfer data fetch TASK`"
 
@@ -58,13 +63,27 @@ def _open(path: Path) -> io.StringIO:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise _bad(path, data.count(b"\n", 0, e.start) + 1, f"not UTF-8 text (byte offset {e.start})") from None
+    if text.startswith("\ufeff"):
+        raise DataError(f"malformed data in {path}:1: the file starts with a byte-order mark (BOM), which would "
+                        "become part of the first example's text", "save the file as UTF-8 without a BOM "
+                        "(e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`), or use an unmodified copy")
+    if (nul := text.find("\x00")) >= 0:
+        raise _bad(path, text.count("\n", 0, nul) + 1, "a NUL byte (\\x00) in the text: the file is damaged or binary")
     return io.StringIO(text, newline="")
+
+
+def _lines(f, path: Path) -> Iterator[tuple[int, str]]:
+    for i, line in enumerate(f, 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise _bad(path, i, f"a line of {len(line):,} characters, more than the {MAX_LINE_CHARS:,} a line of task "
+                                "data may have (damaged, or not this task's file)")
+        yield i, line
 
 
 def read_jsonl(path: Path) -> list[dict]:
     rows = []
     with _open(path) as f:
-        for i, line in enumerate(f, 1):
+        for i, line in _lines(f, path):
             if not line.strip():
                 continue
             obj = _loads(line, path, i)
@@ -77,7 +96,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def _loads(text: str, path: Path, line: int | None):
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, **STRICT_JSON)
     except json.JSONDecodeError as e:
         raise _bad(path, e.lineno if line is None else line, f"not valid JSON ({e.msg})") from None
     except RecursionError:
@@ -97,7 +116,7 @@ def read_json(path: Path):
 def read_tsv(path: Path, n_fields: int, names: str) -> list[tuple[int, list[str]]]:
     out = []
     with _open(path) as f:
-        for i, line in enumerate(f, 1):
+        for i, line in _lines(f, path):
             line = line.rstrip("\r\n")
             if not line:
                 continue
@@ -110,7 +129,7 @@ def read_tsv(path: Path, n_fields: int, names: str) -> list[tuple[int, list[str]
 
 def read_csv(path: Path, required: list[str]) -> list[dict]:
     with _open(path) as f:
-        reader = csv.DictReader(f)
+        reader = csv.DictReader(line for _, line in _lines(f, path))
         rows = []
         try:
             missing = [c for c in required if c not in (reader.fieldnames or [])]
@@ -128,7 +147,7 @@ def read_conll(path: Path) -> list[tuple[int, list[str], list[str]]]:
     """``token<TAB>TAG`` per line, blank line between sentences -> (first line, tokens, tags)."""
     sents, tokens, tags, start = [], [], [], None
     with _open(path) as f:
-        for i, line in enumerate(f, 1):
+        for i, line in _lines(f, path):
             line = line.rstrip("\r\n")
             if not line.strip():
                 if tokens:
@@ -184,4 +203,4 @@ def read_squad(path: Path) -> list[dict]:
 
 def read_lines(path: Path) -> list[str]:
     with _open(path) as f:
-        return [line.rstrip("\r\n") for line in f]
+        return [line.rstrip("\r\n") for _, line in _lines(f, path)]
