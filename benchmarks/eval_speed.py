@@ -40,8 +40,8 @@ def naive(store, comps, langs, examples, base, settings=None) -> tuple[float, di
     from transformers import Trainer, TrainingArguments
 
     from modxfer.composition import Composition
-    from modxfer.evaluation import Evaluator
-    from modxfer.modeling import MEAN_POOLED_HEADS, backbone
+    from modxfer.evaluation.evaluator import Evaluator
+    from modxfer.model.modeling import MEAN_POOLED_HEADS, backbone
     from modxfer.tasks import get_task
     from modxfer.training import TrainSettings
 
@@ -75,9 +75,9 @@ def naive(store, comps, langs, examples, base, settings=None) -> tuple[float, di
 
 
 def modxfer_eval(store, comps, langs, examples, base, precision) -> tuple[float, dict, int]:
-    from modxfer.evaluation import Evaluator
-    from modxfer.features import length
-    from modxfer.inference import predict
+    from modxfer.evaluation.evaluator import Evaluator
+    from modxfer.model.features import length
+    from modxfer.model.inference import predict
     from modxfer.composition import Composition
     from modxfer.tasks import get_task
     from modxfer.training import TrainSettings
@@ -126,7 +126,7 @@ def main():
     same = sum(a == b for k in p_naive for a, b in zip(p_naive[k], p_fp32[k]))
     same_bf16 = sum(a == b for k in p_naive for a, b in zip(p_naive[k], p_fast[k]))
     # Encoder FLOPs per token: 2 x parameters in the transformer layers (embeddings are lookups).
-    from modxfer.modeling import backbone
+    from modxfer.model.modeling import backbone
 
     cfg = backbone(args.base).config
     layer_params = cfg.num_hidden_layers * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.intermediate_size)

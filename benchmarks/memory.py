@@ -42,8 +42,8 @@ def profile(examples: int, eval_examples: int) -> list[dict]:
 
     t0 = time.perf_counter()
     import modxfer  # noqa: F401
-    from modxfer.evaluation import Evaluator
-    from modxfer.modeling import backbone
+    from modxfer.evaluation.evaluator import Evaluator
+    from modxfer.model.modeling import backbone
     from modxfer.training import train
 
     mark("import", t0)

@@ -49,8 +49,8 @@ def main():
     args = ap.parse_args()
 
     from modxfer.composition import Composition
-    from modxfer.evaluation import Evaluator
-    from modxfer.precision import _bf16_kernels
+    from modxfer.evaluation.evaluator import Evaluator
+    from modxfer.model.precision import _bf16_kernels
     from modxfer.training import train
 
     store = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "store"

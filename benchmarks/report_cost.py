@@ -41,7 +41,8 @@ def main(argv=None) -> int:
         ap.error("give a run directory or --synthetic (not both)")
 
     import modxfer
-    from modxfer.analysis import analyse, pairs_in, similarity_for
+    from modxfer.analysis import analyse
+    from modxfer.similarity.pairs import pairs_in, similarity_for
     from modxfer.io import atomic_write_json
     from modxfer.report import write_report
     from modxfer.sweeps.results import load_results
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
         else:
             import yaml
 
-            from modxfer.backbone import load_backbone
+            from modxfer.model.backbone import load_backbone
             from modxfer.sweeps.store import Store
 
             with Store(run) as store:

@@ -53,7 +53,7 @@ def run_variant(variant: str, examples: int, batch_size: int, base: str) -> dict
     from datasets import Dataset
     from transformers import TrainingArguments
 
-    from modxfer.modeling import backbone
+    from modxfer.model.modeling import backbone
 
     bb = backbone(base)
     tok = bb.tokenizer

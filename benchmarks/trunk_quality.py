@@ -43,7 +43,7 @@ def main():
     ap.add_argument("--base", default="embedded")
     ap.add_argument("--store", default=str(Path(tempfile.gettempdir()) / "modxfer-quality-store"))
     args = ap.parse_args()
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
     from modxfer.io import atomic_write_text
     from modxfer.training import train
 

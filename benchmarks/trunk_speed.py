@@ -37,7 +37,7 @@ def matmul_rates() -> dict:
     """Sustained fp32 and bf16 matmul TFLOP/s with torch on this machine's threads (bf16 gives up when emulated)."""
     import torch
 
-    from modxfer.precision import _bf16_kernels
+    from modxfer.model.precision import _bf16_kernels
 
     out = {"threads": torch.get_num_threads(), "bf16_kernels": _bf16_kernels()}
     dtypes = ((torch.float32, "fp32"), (torch.bfloat16, "bf16")) if out["bf16_kernels"] else ((torch.float32, "fp32"),)
@@ -57,7 +57,7 @@ def matmul_rates() -> dict:
 
 def train_variant(trunk: int, examples: int, epochs: float, batch_size: int, base: str, precision: str) -> dict:
     from modxfer.composition import Composition
-    from modxfer.features import featurize
+    from modxfer.model.features import featurize
     from modxfer.training import TrainSettings, TrainingPlan, _fit, _Session
 
     settings = TrainSettings(base=base, examples=examples, batch_size=batch_size, epochs=epochs, precision=precision,
@@ -96,7 +96,7 @@ def prepare_grid(store: str, base: str, trunk: int) -> None:
 
 
 def eval_variant(mode: str, store: str, trunk: int, examples: int, base: str) -> dict:
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
 
     t0 = time.perf_counter()
     preds = {}

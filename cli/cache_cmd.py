@@ -15,7 +15,7 @@ def cache(ctx):
     from rich.console import Console
     from rich.table import Table
 
-    from modxfer.cache import human, usage
+    from modxfer.store.cache import human, usage
     from modxfer.io import cache_dir
 
     parts, root = usage(), cache_dir()
@@ -38,7 +38,7 @@ def cache(ctx):
 def clear(parts, everything):
     """Remove the cache PARTS (e.g. trunk similarity); the next use rebuilds what it needs. Trained models (the
     artifact store) and fetched task data are never removed here."""
-    from modxfer.cache import PARTS, clear as run, human
+    from modxfer.store.cache import PARTS, clear as run, human
     from modxfer.errors import ConfigError
 
     if everything == bool(parts):
@@ -49,8 +49,8 @@ def clear(parts, everything):
         click.echo(f"{name}: already empty" if done is None else f"{name}: {human(done.freed)} freed" + (
             f"; what could not be deleted is in {done.left}" if done.left else ""))
         if done is not None and done.kept:
-            from modxfer.cache import part_path
-            from modxfer.cards import show
+            from modxfer.store.cache import part_path
+            from modxfer.store.cards import show
 
             click.echo(f"  left in place in {part_path(name)}: {show(list(done.kept), 160)} ({len(done.kept)} "
                        "entr" + ("y" if len(done.kept) == 1 else "ies") + " modxfer cannot prove it wrote: no "

@@ -26,13 +26,13 @@ def check(data_dir, task_names):
     """Validate files, counts and label sets (all tasks, or the given ones), and sizes and checksums against the
     data's MANIFEST.txt files where there are any. Every bad file is reported; exit code 2 if any."""
     from modxfer.tasks import readers
-    from modxfer.tasks.base import _cached_rows
+    from modxfer.tasks.base import cached_rows
     from modxfer.tasks.manifest import check_manifest
 
     for name in task_names:
         get_task(name)
     root = resolve_data_dir(data_dir)
-    _cached_rows.cache_clear()  # check the files as they are now, not rows an earlier call kept in memory
+    cached_rows.cache_clear()  # check the files as they are now, not rows an earlier call kept in memory
     with readers.recording() as seen:
         reports = check_data(root, list(task_names) or None)
     # With task names, compare the folders those tasks read from; without, every file the manifests list.

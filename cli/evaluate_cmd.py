@@ -33,7 +33,7 @@ def evaluate(composition, task, languages, noise, eval_examples, layer, out, dat
     out = check_writable(Path(out or Path("runs") / "evaluate" / comp.slug))  # before training and scoring
 
     # torch and transformers take seconds to import: only once the output is known to be writable
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
 
     ev = Evaluator(base, precision=precision, store=store, data_dir=data_dir)
     result = ev.evaluate(comp, task, languages=languages, noise=noise, examples=eval_examples, layer=layer,

@@ -61,7 +61,7 @@ cli.add_command(cache)
 
 
 def main():
-    from modxfer.heap import tune_malloc
+    from modxfer.model.heap import tune_malloc
 
     try:
         tune_malloc()

@@ -69,7 +69,7 @@ def similarity(tasks, measures, targets, base, examples, seed, resamples, ci, la
     """Task similarity matrices (intermediates x targets) from English training inputs, with bootstrap
     uncertainty. Pairs whose data share a source (mnli/xnli, ...) are marked ‡ (as in the report, where † marks a model that did not learn)."""
     from modxfer.io import atomic_write_json, check_writable
-    from modxfer.similarity import MEASURES, TRAINING_FREE, MeasureSettings, check_request, compute
+    from modxfer.similarity.measures import MEASURES, TRAINING_FREE, MeasureSettings, check_request, compute
 
     if json_path:
         check_writable(json_path, file=True)

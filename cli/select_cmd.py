@@ -34,11 +34,13 @@ from .report_cmd import MEASURE_CHOICES, reference_line
 def select(target, measure, lang, run_dir, intermediates, exclude_same_source, kind, base, examples, resamples,
            data_dir):
     """Rank intermediate tasks for TARGET by similarity; with --run, what each did and what the ranking loses."""
-    from modxfer.selection import select as run_select
-    from modxfer.similarity import MeasureSettings
+    from modxfer.similarity.measures import MeasureSettings
+    from modxfer.similarity.selection import select as run_select
+    from modxfer.sweeps.runinfo import run_context
 
     cands = [x.strip() for x in intermediates.split(",") if x.strip()] if intermediates else None
-    sel = run_select(target, by=measure, lang=lang, run=run_dir, intermediates=cands, kind=kind, base=base,
+    run = run_context(run_dir) if run_dir else None  # selection reads no run folder itself
+    sel = run_select(target, by=measure, lang=lang, run=run, intermediates=cands, kind=kind, base=base,
                      exclude_same_source=exclude_same_source, data_dir=data_dir,
                      settings=MeasureSettings(examples=examples, n_resamples=resamples))
     Console().print(_ranking_table(sel, run_dir))
@@ -57,7 +59,7 @@ def select(target, measure, lang, run_dir, intermediates, exclude_same_source, k
 
 
 def _ranking_table(sel, run_dir):
-    from modxfer.selection import SAME_SOURCE_MARK
+    from modxfer.similarity.selection import SAME_SOURCE_MARK
 
     where = f" in {sel.lang}" if sel.lang else (" (mean over the run's languages)" if run_dir else "")
     t = Table(title=f"intermediates for {sel.target}, ranked by {sel.measure}{where}",

@@ -198,7 +198,7 @@ def status(run_dir, show_traceback):
 
 def _print_competence(out: Console, trained: list[dict]) -> None:
     """Trained models whose validation score does not show they learned: flagged, with the numbers."""
-    from modxfer.competence import floor_of
+    from modxfer.scoring.competence import floor_of
 
     bad = [a for a in trained if a["status"] == "not learned"]
     for a in bad:

@@ -20,7 +20,7 @@ from .options import data_dir_option, training_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task, on, fuse, full, data_dir, store, force, quiet, **settings):
     """Train TASK's adapter (or fine-tune the encoder) and save it with a card; reuse it if it exists."""
-    from modxfer.artifacts import default_store
+    from modxfer.store.artifacts import default_store
     from modxfer.io import check_writable
     from modxfer.training import train as run
 

@@ -22,8 +22,8 @@ def zoo():
 @ZOO
 def list_(zoo):
     """The adapters in a zoo (a folder, or a hub repository id to download first)."""
-    from modxfer import zoo as Z
-    from modxfer.checksums import weights_digest
+    from modxfer.store import zoo as Z
+    from modxfer.store.checksums import weights_digest
 
     root = Z.pull(zoo) if zoo else Z.default_zoo()
     entries = Z.read_index(root)
@@ -48,7 +48,7 @@ def list_(zoo):
 @click.option("--name", default=None, help="Entry name (default: composition and key prefix).")
 def publish(artifact, zoo, store, name):
     """Publish ARTIFACT (a folder, or 8+ leading characters of its key) and what it stacks on."""
-    from modxfer import zoo as Z
+    from modxfer.store import zoo as Z
 
     e = Z.publish(artifact, zoo, name=name, store=store)
     click.echo(f"published {e.name} ({e.composition}, {len(e.files)} files, {e.size_bytes / 1e6:.1f} MB) "
@@ -66,8 +66,8 @@ def install(name, zoo, store, base, revision, force):
     """Verify NAME (checksums, card, weights, backbone) and copy it, with its dependencies, into the artifact store."""
     from pathlib import Path
 
-    from modxfer import zoo as Z
-    from modxfer.backbone import load_backbone
+    from modxfer.store import zoo as Z
+    from modxfer.model.backbone import load_backbone
 
     root = Z.pull(zoo, revision=revision) if zoo else None
     hub = zoo is not None and not Path(zoo).expanduser().is_dir()
@@ -107,7 +107,7 @@ def _options(card: dict) -> str:
 @click.option("--private", is_flag=True)
 def push(repo_id, zoo, private):
     """Upload the zoo folder to the Hugging Face Hub model repository REPO_ID (needs `huggingface-cli login`)."""
-    from modxfer import zoo as Z
+    from modxfer.store import zoo as Z
 
     click.echo(Z.push(repo_id, zoo, private=private))
 
@@ -117,6 +117,6 @@ def push(repo_id, zoo, private):
 @click.option("--revision", default=None)
 def pull(source, revision):
     """Download a zoo from the hub (REPO_ID) into the cache and print its folder."""
-    from modxfer import zoo as Z
+    from modxfer.store import zoo as Z
 
     click.echo(str(Z.pull(source, revision=revision)))

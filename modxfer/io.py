@@ -17,6 +17,7 @@ import errno
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -131,17 +132,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     """Strict JSON (NaN, which many readers reject, is written as null)."""
-    return atomic_write_text(path, json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False,
+    return atomic_write_text(path, json.dumps(finite_json(obj), indent=2, sort_keys=True, ensure_ascii=False,
                                               allow_nan=False) + "\n")
 
 
-def _finite(obj):
+def finite_json(obj):
     if isinstance(obj, float):
         return None if obj != obj or obj in (float("inf"), float("-inf")) else obj
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite_json(v) for v in obj]
     return obj
 
 
@@ -394,3 +395,27 @@ def parse_json(text: str, where: str | os.PathLike, fix: str = _FIX, *, strict: 
 def read_json(path: str | os.PathLike, fix: str = _FIX, *, max_bytes: int = MAX_TEXT_BYTES, **kwargs):
     """A JSON file read strictly (see ``parse_json``) and with a size cap; errors name the file and line."""
     return parse_json(read_text(path, fix, max_bytes=max_bytes), Path(path), fix, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ cache entries
+MARKER = ".modxfer-entry"
+
+
+def mark(entry: str | os.PathLike) -> None:
+    """Record that modxfer's writer made ``entry`` (a folder, or a file), so `cache clear` may delete it.
+
+    Called by each writer of a regenerable part on what it wrote (a folder before its rename into place); a marker
+    that cannot be written costs only the entry's clearing, never the write. It lives here, below every writer
+    (tasks, model, noise, similarity), while ``store.cache`` decides what a clear may delete.
+    """
+    entry = Path(entry)
+    marker = entry / MARKER if entry.is_dir() and not entry.is_symlink() else marker_of(entry)
+    try:
+        marker.write_text("written by modxfer: `modxfer cache clear` may delete this entry\n", encoding="utf-8")
+    except OSError as e:
+        logging.getLogger(__name__).debug("cannot mark %s as modxfer's: %s", entry, e)
+
+
+def marker_of(entry: Path) -> Path:
+    """The marker beside a marked file (a folder's is inside it)."""
+    return entry.parent / f".{entry.name}{MARKER}"

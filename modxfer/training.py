@@ -22,21 +22,21 @@ import numpy as np
 import torch
 
 from . import __version__
-from . import artifacts as art
-from . import metrics
-from . import precision as prec
-from .batching import loss_units, micro_batches, train_batches
-from .cards import FROZEN_PARTS, finite
+from .store import artifacts as art
+from .scoring import metrics
+from .model import precision as prec
+from .model.batching import loss_units, micro_batches, train_batches
+from .store.cards import FROZEN_PARTS, finite
 from .composition import Composition
 from .errors import AdapterMismatchError, ConfigError, DataError, ModxferError
-from .features import featurize, length
-from .inference import predict, references
-from .forward import Forward
-from .host import Host, host_for, trim_memory
-from .lazy_embeddings import install as install_lazy, lazy_rows
-from .modeling import add_head, backbone, fresh_model
+from .model.features import featurize, length
+from .model.inference import predict, references
+from .model.forward import Forward
+from .model.host import Host, host_for, trim_memory
+from .model.lazy_embeddings import install as install_lazy, lazy_rows
+from .model.modeling import add_head, backbone, fresh_model
 from .tasks import data_profile, get_task
-from .trunk import check_layers
+from .model.trunk import check_layers
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def adapter_config(name: str, trunk_layers: int = 0):
     return ConfigUnion(*parts) if isinstance(config, ConfigUnion) else parts[0]
 
 
-def _data_fingerprint(rows: list[dict]) -> str:
+def data_fingerprint(rows: list[dict]) -> str:
     h = hashlib.sha256()
     for r in rows:
         h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode("utf-8"))
@@ -229,7 +229,7 @@ class TrainingPlan:
             "base": {"model_id": self.bb.model_id, "weights_hash": self.bb.weights_hash, "hidden_size": self.bb.hidden_size},
             "task": self.task.name,
             "partition": self.task.partition_for(data_dir),
-            "data": {"split": "train", "examples": len(self.rows), "sha256": _data_fingerprint(self.rows),
+            "data": {"split": "train", "examples": len(self.rows), "sha256": data_fingerprint(self.rows),
                      "profile": data_profile(data_dir)},
             "composition": str(comp),
             "depends_on": [d.key for d in self.deps],
@@ -574,7 +574,7 @@ def backward(fwd: Forward, runner, prepared, head: str, parts: list[list[int]], 
 
 def _validate(session: _Session, plan: TrainingPlan) -> dict:
     """Score the artifact on held-out English validation data of its own task: the card's competence check."""
-    from .competence import assess
+    from .scoring.competence import assess
 
     task = plan.task
     if "validation" not in task.splits:

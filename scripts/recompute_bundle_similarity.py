@@ -4,7 +4,7 @@
 
 Needed once after a measure's definition changes (the corrected TextEmb is centred on a fixed reference set since
 similarity cache version 3): `modxfer report BUNDLE` reads the stored matrices, not the backbone. Prints each
-pair's old and new value per measure; results.parquet is not touched. See modxfer.tasksim.bundle_refresh.
+pair's old and new value per measure; results.parquet is not touched. See modxfer.sweeps.bundle_similarity.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 
 def main(argv=None) -> int:
     from modxfer.errors import ModxferError
-    from modxfer.tasksim.bundle_refresh import recompute_bundle_similarity
+    from modxfer.sweeps.bundle_similarity import recompute_bundle_similarity
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundle", help="a results bundle folder (results.parquet and run.json)")

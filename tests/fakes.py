@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modxfer import artifacts as art
+from modxfer.store import artifacts as art
 from modxfer.composition import Composition
 
 BASE = {"model_id": "fake/tiny-encoder", "weights_hash": "ab" * 32, "hidden_size": 32}

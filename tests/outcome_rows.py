@@ -3,7 +3,7 @@ every model of a (task, language) sees the same examples, and an example's outco
 shared by all models half of the time, so comparisons are paired as real ones are."""
 import numpy as np
 
-from modxfer import outcomes as O
+from modxfer.scoring import outcomes as O
 
 LANGS = ("de", "ru", "hi", "zh", "tr", "sw")
 CHOICES = {"xnli": 3, "xcopa": 2}

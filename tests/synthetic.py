@@ -23,8 +23,8 @@ NOISE_RATE = {"clean": None, "typo:0.1": 0.1, "homoglyph:0.1": 0.05}
 
 
 def study_rows(n: int = 200, seed: int = 0, seeds=(0,), tasks=TASKS, noises=tuple(DROP)) -> list[dict]:
-    from modxfer import outcomes as O
-    from modxfer.metrics import primary
+    from modxfer.scoring import outcomes as O
+    from modxfer.scoring.metrics import primary
 
     gen = np.random.default_rng(seed)
     rows = []

@@ -7,10 +7,11 @@ import sys
 import pandas as pd
 import pytest
 
-from modxfer.analysis import analyse, baseline_of, pairs_in, similarity_for
+from modxfer.analysis import analyse, baseline_of
+from modxfer.similarity.pairs import pairs_in, similarity_for
 from modxfer.composition import Composition
 from modxfer.errors import DataError
-from modxfer.similarity import input_text, similarity_matrix, task_embedding, task_texts
+from modxfer.similarity.measures import input_text, similarity_matrix, task_embedding, task_texts
 from modxfer.tasks import get_task
 
 
@@ -30,7 +31,7 @@ def test_task_texts_come_from_training_data_only(data_dir):
 
 
 def test_similarity_matrix_is_symmetric_cached_and_separates_tasks(tiny_base, data_dir, tmp_path, monkeypatch):
-    from modxfer.backbone import load_backbone
+    from modxfer.model.backbone import load_backbone
 
     monkeypatch.setenv("MODXFER_CACHE", str(tmp_path))
     bb = load_backbone(tiny_base)
@@ -206,7 +207,7 @@ def test_retrieval_targets_are_kept_and_marked(study):
 
 # ------------------------------------------------------------------------------ store and report
 def test_store_keeps_outcomes_noise_rates_and_competence(tmp_path, study):
-    from modxfer import outcomes as O
+    from modxfer.scoring import outcomes as O
     from modxfer.sweeps.results import cell_competence, load_results
     from modxfer.sweeps.store import Store
 
@@ -236,11 +237,13 @@ def no_selection(monkeypatch):
 
     import modxfer
 
-    fake = types.ModuleType("modxfer.selection")
-    fake.report_section = lambda results, run_dir=None, out_dir=None, **kw: (
+    import modxfer.similarity
+
+    fake = types.ModuleType("modxfer.similarity.selection")
+    fake.report_section = lambda results, run=None, out_dir=None, **kw: (
         "## Selection\n\nnot computed in this test", {"skipped": "test"})
-    monkeypatch.setitem(sys.modules, "modxfer.selection", fake)
-    monkeypatch.setattr(modxfer, "selection", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "modxfer.similarity.selection", fake)
+    monkeypatch.setattr(modxfer.similarity, "selection", fake, raising=False)
     return fake
 
 
@@ -250,7 +253,7 @@ def test_report_states_only_what_its_cis_support(tmp_path, study, no_selection):
     from modxfer_cli.main import cli
     from modxfer.report import write_report
 
-    no_selection.report_section = lambda results, run_dir, out_dir=None, **kw: (
+    no_selection.report_section = lambda results, run, out_dir=None, **kw: (
         "## Selection\n\nhook called", {"rows": len(results), "n_resamples": kw["n_resamples"], "seed": kw["seed"]})
     run = write_store(tmp_path / "run", study, learned={"train siqa>xcopa seed=0": False}, unfinished=2)
     out = write_report(run, similarity=STUDY_SIMS)

@@ -23,7 +23,7 @@ def _levenshtein(a: list[str], b: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def setup(tiny_base, data_dir, tmp_path_factory):
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
     from modxfer.tasks import get_task
     from modxfer.training import train
 
@@ -219,7 +219,7 @@ def test_random_search_is_the_same_budget_without_the_model(setup):
 @pytest.mark.parametrize("spec", ["adversarial:2", "adversarial:2,unit=words", "adversarial:2,search=random"])
 def test_attack_keeps_labels_valid_for_every_head(tiny_base, data_dir, tmp_path_factory, task_name, lang, spec):
     from modxfer.composition import Composition
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
     from modxfer.noise import set_lexicon
     from modxfer.tasks import get_task
     from modxfer.training import TrainSettings, train
@@ -254,7 +254,7 @@ def test_attack_keeps_labels_valid_for_every_head(tiny_base, data_dir, tmp_path_
 
         scorer = _Scorer(ev, model, head, task)
         assert [scorer([r])[1][0] for r in res.rows] == [res.preds[r["id"]] for r in rows]
-    from modxfer import metrics
+    from modxfer.scoring import metrics
 
     primary = metrics.primary(task.metric)
     if "random" not in spec and task.head != "tagging":  # entity F1 is not monotone in correct tags

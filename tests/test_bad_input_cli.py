@@ -91,7 +91,7 @@ def test_codeswitch_lexicon_that_is_a_folder_is_named_as_such(tmp_path):
 
 
 def test_similarity_library_refuses_missing_reference_data_before_loading(tmp_path):
-    from modxfer import similarity as S
+    from modxfer.similarity import measures as S
     from modxfer.errors import DataError
 
     (tmp_path / "data").mkdir()

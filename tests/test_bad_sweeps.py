@@ -14,7 +14,7 @@ from modxfer_cli.main import cli
 
 from modxfer.errors import ConfigError, DataError
 from modxfer.sweeps import load_config, run_sweep
-from modxfer.sweeps.bundle import META, RESULTS, _digest, read_bundle
+from modxfer.sweeps.bundle import META, RESULTS, digest, read_bundle
 
 BASE = {"targets": {"xnli": ["en"]}, "compositions": ["target"], "noise": ["clean"], "seeds": [0],
         "budget": {"examples": 16, "epochs": 1, "eval_examples": 8}, "training": {"batch_size": 8, "max_length": 32}}
@@ -147,7 +147,7 @@ def _write_bundle(folder: Path, df: pd.DataFrame, meta: dict) -> Path:
     folder.mkdir(parents=True)
     df.to_parquet(folder / RESULTS, index=False)
     meta["card"]["results_sha256"] = hashlib.sha256((folder / RESULTS).read_bytes()).hexdigest()
-    meta["card"]["digest"] = _digest(meta)
+    meta["card"]["digest"] = digest(meta)
     (folder / META).write_text(json.dumps(meta))
     return folder
 

@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 from modxfer_cli.main import cli
 
-from modxfer import cache as C
+from modxfer.store import cache as C
 from modxfer.errors import ConfigError
 
 
@@ -111,11 +111,11 @@ def test_cli_clear_all_then_again_and_bad_requests(root):
 
 
 def test_the_trunk_cache_works_again_after_a_clear(root, tiny_base):
-    from modxfer.features import featurize
-    from modxfer.forward import Forward
-    from modxfer.modeling import backbone
+    from modxfer.model.features import featurize
+    from modxfer.model.forward import Forward
+    from modxfer.model.modeling import backbone
     from modxfer.tasks import get_task
-    from modxfer.trunk import TrunkCache, default_root
+    from modxfer.model.trunk import TrunkCache, default_root
 
     bb = backbone(tiny_base)
     task = get_task("xcopa")
@@ -264,7 +264,7 @@ def test_similarity_writers_mark_their_backbone_folder_so_clear_removes_it(root)
     # mark the backbone's folder they write into; before they did, `cache clear similarity` left it in place.
     import numpy as np
 
-    from modxfer import similarity as Sim
+    from modxfer.similarity import measures as Sim
 
     folder = root / "similarity" / ("c" * 16)
     Sim.save_arrays(folder / "sentences" / "mnli.npz", {"vectors": np.zeros((2, 3), dtype=np.float32)}, {"task": "x"})

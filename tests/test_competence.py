@@ -7,8 +7,8 @@ import random
 import pandas as pd
 import pytest
 
-from modxfer import competence as C
-from modxfer import metrics as M
+from modxfer.scoring import competence as C
+from modxfer.scoring import metrics as M
 
 UPOS = ["NOUN", "PUNCT", "VERB", "ADP", "DET", "PRON", "ADJ", "AUX", "PROPN", "ADV", "CCONJ", "X"]
 UPOS_P = [0.2, 0.13, 0.12, 0.1, 0.09, 0.08, 0.07, 0.06, 0.06, 0.05, 0.03, 0.01]

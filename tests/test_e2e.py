@@ -2,7 +2,7 @@
 
 import pytest
 
-from modxfer.evaluation import Evaluator
+from modxfer.evaluation.evaluator import Evaluator
 from modxfer.training import train
 
 pytestmark = pytest.mark.e2e

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import torch
 
-from modxfer.features import featurize
-from modxfer.modeling import backbone, decode
+from modxfer.model.features import featurize
+from modxfer.model.modeling import backbone, decode
 from modxfer.tasks import get_task
 
 

@@ -99,7 +99,7 @@ import tarfile
 
 import xtreme_r_files as F
 from modxfer.errors import DataError, ModxferError
-from modxfer.tasks.base import PROFILE_FILE, _cached_rows, data_profile
+from modxfer.tasks.base import PROFILE_FILE, cached_rows, data_profile
 
 
 def _tar(path, members: dict[str, bytes], mode: str):
@@ -169,7 +169,7 @@ def source(tmp_path):
     ("mewslix", ["de", "en"], None, [("test", "de"), ("candidates", "en")]),
 ])
 def test_fetch_new_targets_round_trip(source, tmp_path, task, langs, profile, check):
-    _cached_rows.cache_clear()
+    cached_rows.cache_clear()
     sources = _Sources(source, tmp_path)
     out = tmp_path / "out"
     written = fetch(task, out, langs, load=sources.load, download=sources.download, profile=profile)
@@ -275,7 +275,7 @@ PAPER_FETCHES = [("mnli", []), ("snli", []), ("anli", []), ("qqp", []), ("cosmos
 def test_paper_profile_round_trip_keeps_every_example_in_one_role(data_dir, tmp_path):
     from test_tasks import check_no_example_in_two_roles, roles_by_task
 
-    _cached_rows.cache_clear()
+    cached_rows.cache_clear()
     out = tmp_path / "paper"
     load = _paper_hub(data_dir)
 

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from fakes import snapshot, stack
-from modxfer import artifacts as art
-from modxfer import zoo as Z
+from modxfer.store import artifacts as art
+from modxfer.store import zoo as Z
 from modxfer.errors import ModxferError
 from modxfer.io import sha256_file
 from modxfer_cli.main import cli

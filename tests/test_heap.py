@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from modxfer.errors import ConfigError
-from modxfer.heap import KNOBS, PROFILES, profile_knobs, tune_malloc
+from modxfer.model.heap import KNOBS, PROFILES, profile_knobs, tune_malloc
 
 # 200 buffers of 1 MB (under numpy's 4 MB huge-page size), each written and freed, as a training step does with its
 # activations

@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from fakes import stack
-from modxfer import artifacts as art
-from modxfer import zoo as Z
+from modxfer.store import artifacts as art
+from modxfer.store import zoo as Z
 from modxfer.errors import ModxferError
 from modxfer.io import sha256_file
 from modxfer_cli.main import cli
@@ -201,7 +201,7 @@ def _bundle(tmp_path, rows: int, claimed: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from modxfer.sweeps.bundle import KIND, META, RESULTS, VERSION, _digest
+    from modxfer.sweeps.bundle import KIND, META, RESULTS, VERSION, digest
 
     folder = tmp_path / "bundle"
     folder.mkdir()
@@ -209,7 +209,7 @@ def _bundle(tmp_path, rows: int, claimed: int) -> Path:
     meta = {"card": {"kind": KIND, "version": VERSION, "rows": claimed, "run_name": "b",
                      "results_sha256": sha256_file(folder / RESULTS)},
             "config": {}, "counts": {}, "artifacts": [], "similarity": {}}
-    meta["card"]["digest"] = _digest(meta)
+    meta["card"]["digest"] = digest(meta)
     (folder / META).write_text(json.dumps(meta))
     return folder
 
@@ -360,7 +360,9 @@ def test_issue25_07_a_full_disk_during_install_is_a_message(zoo, tmp_path, monke
         def write(self, data):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Z, "open", Full, raising=False)  # the copy into the store
+    from modxfer.store import entries
+
+    monkeypatch.setattr(entries, "open", Full, raising=False)  # the copy into the store (entries.copy_file)
     store = tmp_path / "full-store"
     _refused(_install(root, entry.name, store), "No space left on device", "free some space")
     assert not any(p.is_dir() and not p.name.startswith(".") for p in store.rglob("*/*"))  # no folder half-written
@@ -448,11 +450,11 @@ def test_issue25_10_publish_refuses_a_hard_link_and_copies_only_the_kinds_files(
 
 
 def test_issue25_10_a_file_swapped_while_publishing_is_not_published(tmp_path, monkeypatch):
-    from modxfer import zoo_publish
+    from modxfer.store import publish as zoo_publish
 
     store = tmp_path / "store"
     _, target = stack(store)
-    real = zoo_publish._copy
+    real = zoo_publish.copy_file
 
     def swapped(src, dst, **kw):  # another process rewrites the weights between the check and the copy
         if src.name == "adapter.safetensors":
@@ -461,7 +463,7 @@ def test_issue25_10_a_file_swapped_while_publishing_is_not_published(tmp_path, m
             save_file({"weight": np.ones((4, 4), np.float32)}, str(src))
         return real(src, dst, **kw)
 
-    monkeypatch.setattr(zoo_publish, "_copy", swapped)
+    monkeypatch.setattr(zoo_publish, "copy_file", swapped)
     res = CliRunner().invoke(cli, ["zoo", "publish", str(target.path), "--zoo", str(tmp_path / "zoo"), "--store",
                                    str(store)])
     _refused(res, "changed while it was published", "publish again")

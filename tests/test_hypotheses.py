@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modxfer import hypotheses as H
+from modxfer.stats import hypotheses as H
 from modxfer import stats as S
 from modxfer.analysis import analyse
 from outcome_rows import XNLI_SIMS, outcome_rows as _rows, xnli_rows as _xnli
@@ -127,7 +127,7 @@ def test_tests_that_cannot_pass_are_dropped_until_every_remaining_one_can():
 def test_the_cannot_pass_message_states_a_true_threshold_with_ties():
     import pandas as pd
 
-    from modxfer.hypotheses import build
+    from modxfer.stats.hypotheses import build
 
     # Ten tests that can pass and five tied at 1/288: the five cannot join (15 tests: alpha/15 = 0.0033 < 0.0035).
     corr = pd.DataFrame([{"task": f"t{i}", "kind": "stack", "measure": "gain", "noise": "clean", "same_source": "none",

@@ -5,14 +5,14 @@ import dataclasses
 import pytest
 import torch
 
-from modxfer import lazy_embeddings as lazy
+from modxfer.model import lazy_embeddings as lazy
 from modxfer.composition import Composition
 from modxfer.errors import AdapterMismatchError
-from modxfer.evaluation import Evaluator
-from modxfer.host import host_for, load_model
-from modxfer.modeling import backbone
+from modxfer.evaluation.evaluator import Evaluator
+from modxfer.model.host import host_for, load_model
+from modxfer.model.modeling import backbone
 from modxfer.training import TrainSettings, load_full_encoder, train
-from modxfer.trunk import encoder_for
+from modxfer.model.trunk import encoder_for
 
 FAST = dict(examples=48, batch_size=16, epochs=1.0)
 TEXTS = ["Der Hund schläft im Garten.", "狗在花园里睡觉。 The cat sat on the mat.", "Собака спит в саду."]

@@ -20,7 +20,7 @@ def fresh_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_bb(tiny_base):
-    from modxfer.backbone import load_backbone
+    from modxfer.model.backbone import load_backbone
 
     return load_backbone(tiny_base)
 

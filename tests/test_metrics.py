@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from seqeval.metrics import f1_score as seqeval_f1
 
-from modxfer import metrics
+from modxfer.scoring import metrics
 from modxfer.errors import ConfigError, DataError, ModxferError, UnknownLanguageError
 
 approx = pytest.approx
@@ -374,7 +374,7 @@ def test_map_input_errors():
 def test_xtreme_metrics_through_evaluate(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_EVALUATE_OFFLINE", "1")
     monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
-    from modxfer import xtreme_metric
+    from modxfer.scoring import xtreme_metric
 
     panx = xtreme_metric.load("panx", cache_dir=str(tmp_path))
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"], ["O", "O"]]

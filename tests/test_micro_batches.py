@@ -4,10 +4,10 @@ import pytest
 import torch
 
 import modxfer.training as training
-from modxfer.batching import loss_units, micro_batches
-from modxfer.features import featurize, length
-from modxfer.forward import Forward
-from modxfer.modeling import add_head, backbone, fresh_model
+from modxfer.model.batching import loss_units, micro_batches
+from modxfer.model.features import featurize, length
+from modxfer.model.forward import Forward
+from modxfer.model.modeling import add_head, backbone, fresh_model
 from modxfer.tasks import get_task
 
 

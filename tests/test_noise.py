@@ -13,10 +13,9 @@ import pytest
 import regex
 
 from modxfer.errors import ConfigError, DataError, ModxferError, UnknownLanguageError
-from modxfer.noise import (PERTURBATIONS, NoiseFallbackWarning, NoiseSpec, absolute_degradation,
-                           aggregate_by_group, attack_success_rate, degradation_auc, describe, is_applicable,
-                           parse_spec, parse_specs, perturb_dataset, perturb_example, perturb_text,
-                           relative_degradation, set_lexicon)
+from modxfer.noise import (PERTURBATIONS, NoiseFallbackWarning, NoiseSpec, absolute_degradation, aggregate_by_group,
+    attack_success_rate, degradation_auc, describe, is_applicable, parse_spec, parse_specs, perturb_dataset,
+    perturb_example, perturb_text, relative_degradation, set_lexicon)
 from modxfer.noise import diacritics as diacritics_mod
 from modxfer.noise import homoglyph as homoglyph_mod
 from modxfer.noise.scripts import dominant_script, graphemes, is_letter_grapheme, letter_scripts, script_of_char

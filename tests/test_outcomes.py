@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from modxfer import metrics as M
-from modxfer import outcomes as O
+from modxfer.scoring import metrics as M
+from modxfer.scoring import outcomes as O
 from modxfer.errors import DataError, UnknownLanguageError
 from modxfer.tasks import get_task
 

@@ -7,10 +7,10 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from modxfer import report_evidence as E
-from modxfer import report_sections as R
+from modxfer.report import evidence as E
+from modxfer.report import sections as R
 from modxfer.analysis import analyse
-from modxfer.report_format import FLAGS, LEGEND, index, mde
+from modxfer.report.format import FLAGS, LEGEND, index, mde
 from outcome_rows import outcome_rows
 
 matplotlib.use("Agg")
@@ -97,7 +97,7 @@ def _labels_overlap(fig) -> list:
 def test_similarity_plots_keep_labels_apart_and_say_when_noise_changed_nothing(study):
     import matplotlib.pyplot as plt
 
-    from modxfer.report_plots import similarity_figure
+    from modxfer.report.plots import similarity_figure
 
     _, a = study
     for measure in ("gain", "robustness_gain"):

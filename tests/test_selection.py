@@ -9,9 +9,10 @@ import yaml
 from click.testing import CliRunner
 
 from modxfer.errors import ConfigError, DataError
-from modxfer.selection import (SAME_SOURCE_MARK, evaluate, ndcg_at_k, outcomes, random_ndcg_at_k,
-                               random_regret_at_k, regret_at_k, report_section, select)
-from modxfer.similarity import MeasureSettings, SimilarityMatrix
+from modxfer.sweeps.runinfo import run_context
+from modxfer.similarity.selection import (SAME_SOURCE_MARK, evaluate, ndcg_at_k, outcomes, random_ndcg_at_k,
+    random_regret_at_k, regret_at_k, report_section, select)
+from modxfer.similarity.measures import MeasureSettings, SimilarityMatrix
 from modxfer_cli.main import cli
 from modxfer_cli.select_cmd import select as select_cmd
 
@@ -74,7 +75,7 @@ def test_many_rankings_at_once_equal_the_mean_over_every_tie_break():
     equal brute force over all orders of the tied candidates, row by row."""
     import itertools
 
-    from modxfer.tasksim.ranking import expected_metrics
+    from modxfer.similarity.ranking import expected_metrics
 
     def brute(s, o, k, scale):
         keep = ~np.isnan(o)
@@ -214,6 +215,7 @@ def run(tiny_base, tmp_path, monkeypatch):
 
 
 def test_select_ranks_candidates_and_reports_regret_from_a_run(run, data_dir):
+    run = run_context(run)  # what selection is handed: it reads no run folder itself
     sel = select("xnli", by="lexical", run=run, settings=FAST, data_dir=data_dir)
     assert sorted(r["intermediate"] for r in sel.ranking) == sorted(GAINS)
     assert [r["similarity"] for r in sel.ranking] == sorted((r["similarity"] for r in sel.ranking), reverse=True)
@@ -250,7 +252,7 @@ def test_select_cli_marks_same_source_pairs_with_the_section_mark(run, data_dir)
 
 def test_report_section_writes_tables_heatmaps_and_agreement(run, data_dir, tmp_path):
     out = tmp_path / "report"
-    md, data = report_section(None, run, out, measures=["lexical", "format"], settings=FAST, data_dir=data_dir,
+    md, data = report_section(None, run_context(run), out, measures=["lexical", "format"], settings=FAST, data_dir=data_dir,
                               n_resamples=100)
     assert md.startswith("## Which similarity predicts transfer, and which predicts robustness")
     for text in ("NDCG@1", "Regret@3 (% of best score)", "Selection by clean gain", "Selection by robustness gain",
@@ -269,3 +271,9 @@ def test_report_section_writes_tables_heatmaps_and_agreement(run, data_dir, tmp_
     # tolerant: rows without any single-intermediate composition give a note, not an error
     md2, data2 = report_section([_row("xnli", "de", "clean", 60)], None, tmp_path / "r2", settings=FAST)
     assert "No composition with a single intermediate" in md2 and "skipped" in data2
+
+
+def test_select_is_handed_a_run_never_reads_a_folder(run):
+    # Selection sits below the sweeps that write run folders: a path is refused with the call that reads it.
+    with pytest.raises(ConfigError, match="run_context"):
+        select("xnli", by="format", run=str(run))

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from modxfer import outcomes as O
+from modxfer.scoring import outcomes as O
 from modxfer.errors import DataError
-from modxfer.selection import evaluate, excluded, outcomes, report_section, select
-from modxfer.similarity import SimilarityMatrix
+from modxfer.similarity.selection import evaluate, excluded, outcomes, report_section, select
+from modxfer.similarity.measures import SimilarityMatrix
 
 LANGS = ("de", "ar", "ru")
 
@@ -62,12 +62,14 @@ def test_a_model_that_did_not_learn_is_kept_out_of_selection_and_named():
 def test_select_from_a_run_leaves_a_not_learned_composition_unscored(tmp_path, tiny_base, data_dir, monkeypatch):
     from synthetic import study_rows, write_store
 
-    from modxfer.similarity import MeasureSettings
+    from modxfer.similarity.measures import MeasureSettings
 
     monkeypatch.setenv("MODXFER_CACHE", str(tmp_path / "cache"))
     rows = study_rows(n=20, tasks={"xnli": ("en", "de")}, noises=("clean",))
     run = write_store(tmp_path / "run", rows, learned={"train qqp>xnli seed=0": False})
-    sel = select("xnli", by="format", run=run, base=tiny_base, data_dir=data_dir,
+    from modxfer.sweeps.runinfo import run_context
+
+    sel = select("xnli", by="format", run=run_context(run), base=tiny_base, data_dir=data_dir,
                  settings=MeasureSettings(examples=16, n_resamples=0))
     qqp = next(r for r in sel.ranking if r["intermediate"] == "qqp")
     assert "did not learn" in qqp["excluded"] and math.isnan(qqp["clean_gain"])

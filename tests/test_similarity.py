@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modxfer import similarity as S
+from modxfer.similarity import measures as S
 from modxfer.errors import ConfigError, DataError
-from modxfer.tasksim.cka import cka_matrix, linear_cka
-from modxfer.tasksim.lexical import lexical_matrix
-from modxfer.tasksim.textemb import textemb_matrix
+from modxfer.similarity.cka import cka_matrix, linear_cka
+from modxfer.similarity.lexical import lexical_matrix
+from modxfer.similarity.textemb import textemb_matrix
 from modxfer_cli.main import cli
 
 FAST = S.MeasureSettings(examples=16, n_resamples=20)
@@ -127,8 +127,8 @@ def test_model_based_measures_are_maximal_for_a_task_against_itself(measure, tin
 
 def test_fisher_values_are_non_negative(tiny_base, train, store, data_dir):
     from modxfer.tasks import get_task
-    from modxfer.tasksim.models import AdaptedModels
-    from modxfer.tasksim.taskemb import fisher_blocks
+    from modxfer.similarity.models import AdaptedModels
+    from modxfer.similarity.taskemb import fisher_blocks
 
     models = AdaptedModels(train, store=store, data_dir=data_dir)
     model, head, _ = models.get("siqa")
@@ -155,7 +155,7 @@ def test_cka_in_a_language_uses_tatoeba_lexicon_sentences(tiny_base, train, stor
 
 # ------------------------------------------------------------------------------------------ matrix, cache, errors
 def test_matrix_card_cache_intervals_and_same_source(tiny_base, data_dir, tmp_path, monkeypatch):
-    from modxfer.backbone import Backbone
+    from modxfer.model.backbone import Backbone
 
     monkeypatch.setenv("MODXFER_CACHE", str(tmp_path))
     m = S.compute("textemb", ["mnli", "siqa", "squad"], ["xnli", "mlqa"], base=tiny_base, settings=FAST,

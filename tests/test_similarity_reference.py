@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modxfer import similarity as S
+from modxfer.similarity import measures as S
 from modxfer.errors import DataError
-from modxfer.tasksim import reference as R
-from modxfer.tasksim.textemb import task_vectors, textemb_matrix
+from modxfer.similarity import reference as R
+from modxfer.similarity.textemb import task_vectors, textemb_matrix
 from modxfer_cli.main import cli
 
 FAST = S.MeasureSettings(examples=16, n_resamples=20)
@@ -82,7 +82,7 @@ def test_compute_gives_a_pair_the_same_value_in_any_company_and_the_card_names_t
     raw = S.compute("textemb-raw", ["qqp"], ["xnli"], base=tiny_base, settings=FAST, data_dir=data_dir)
     assert raw.card["reference"] is None  # named as none: the raw cosine has no reference
     # the report's table of measures says what each is centred on
-    from modxfer.tasksim.report_text import _reference
+    from modxfer.similarity.report_text import _reference
 
     assert _reference(alone.card) == f"16 tasks x 256 inputs (sha256 {ref['sha256'][:12]})"
     assert _reference(raw.card) == "-" and _reference({"correction": "center"}) == "? (not recorded)"
@@ -123,9 +123,9 @@ def test_a_missing_reference_task_is_refused_by_name(tiny_base, data_dir, tmp_pa
 
 # ------------------------------------------------------------------------------------------ the three commands
 def test_similarity_select_and_report_give_one_value_for_a_pair(tiny_base, data_dir, tmp_path):
-    from modxfer.analysis import similarity_for, similarity_matrices
-    from modxfer.backbone import load_backbone
-    from modxfer.selection import select
+    from modxfer.similarity.pairs import similarity_for, similarity_matrices
+    from modxfer.model.backbone import load_backbone
+    from modxfer.similarity.selection import select
 
     out = tmp_path / "m.json"
     res = CliRunner().invoke(cli, ["similarity", "qqp", "xnli", "--base", tiny_base, "--examples", "256",
@@ -155,9 +155,9 @@ def test_similarity_select_and_report_give_one_value_for_a_pair(tiny_base, data_
 def test_a_bundles_matrices_are_recomputed_in_place_with_the_reference(tiny_base, data_dir, tmp_path):
     from test_bad_sweeps import _meta, _rows, _write_bundle
 
-    from modxfer.backbone import load_backbone
+    from modxfer.model.backbone import load_backbone
     from modxfer.sweeps.bundle import read_bundle
-    from modxfer.tasksim.bundle_refresh import recompute_bundle_similarity
+    from modxfer.sweeps.bundle_similarity import recompute_bundle_similarity
 
     meta = _meta()  # a stored textemb of 0.5 for mnli/xnli, measured "on" the tiny backbone
     meta["card"]["backbone"] = {"name": tiny_base, "model_id": "tiny",

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from modxfer import outcomes as O
+from modxfer.scoring import outcomes as O
 from modxfer import stats as S
 from modxfer.errors import ConfigError, DataError
 
@@ -228,6 +228,6 @@ def test_interaction_contrast_is_centred_on_zero_when_families_do_not_differ():
 
 
 def test_ranks_average_ties_like_scipy():
-    ranks = S._rankdata(np.array([[3.0, 1.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0]]))
+    ranks = S.rankdata(np.array([[3.0, 1.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0]]))
     assert ranks.tolist() == [[3.5, 1.0, 3.5, 2.0], [2.5, 2.5, 2.5, 2.5]]
-    assert np.isnan(S._spearman_rows(np.array([[1.0, 2.0, 3.0]]), np.array([[4.0, 4.0, 4.0]]))[0])
+    assert np.isnan(S.spearman_rows(np.array([[1.0, 2.0, 3.0]]), np.array([[4.0, 4.0, 4.0]]))[0])

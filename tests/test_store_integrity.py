@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
-from modxfer import artifacts as art
-from modxfer import checksums
-from modxfer import zoo as Z
+from modxfer.store import artifacts as art
+from modxfer.store import checksums
+from modxfer.store import zoo as Z
 from modxfer.errors import ModxferError
 from modxfer.io import sha256_file
 from modxfer_cli.main import cli
@@ -220,7 +220,7 @@ def _tamper(path, how):
 @given(steps=STEPS)
 def test_issue25_fuzz_install_train_evaluate_never_uses_weights_the_store_did_not_record(
         genuine, zoos, tiny_base, data_dir, tmp_path_factory, steps):
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
     from modxfer.training import train
 
     _, entry, _ = genuine

@@ -55,7 +55,7 @@ def test_findings_do_not_depend_on_the_bootstrap_seed(report, rows):
 
     bundle = read_bundle(STUDY / "results")
     df, artifacts = restate_competence(bundle.results, bundle.artifacts)
-    from modxfer.analysis import pair_similarity, pairs_in
+    from modxfer.similarity.pairs import pair_similarity, pairs_in
 
     sims = pair_similarity(pairs_in(df), bundle.similarity.get("textemb"))
     floors = {t: f for t, (f, _) in task_floors(artifacts, ["xnli", "udpos"]).items()}

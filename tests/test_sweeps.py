@@ -115,7 +115,7 @@ def test_impossible_budgets(data_dir):
 
 
 def test_precisions_mirror_the_library():
-    from modxfer.precision import PRECISIONS
+    from modxfer.model.precision import PRECISIONS
 
     assert sweep_config.PRECISIONS == PRECISIONS
 

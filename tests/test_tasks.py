@@ -71,8 +71,8 @@ def test_xcopa_validates_on_a_quarter_of_copa_train(data_dir):
     from modxfer.tasks.loaders import copa
     assert {r["id"] for r in train + val} == {r["id"] for r in copa(data_dir, "xcopa/en_copa/train-en.jsonl")}
     assert "25%" in xcopa.partition_for(data_dir)
-    from modxfer.tasks.base import _cached_rows
-    _cached_rows.cache_clear()
+    from modxfer.tasks.base import cached_rows
+    cached_rows.cache_clear()
     assert [r["id"] for r in xcopa.rows("validation", data_dir=data_dir)] == [r["id"] for r in val]
 
 
@@ -87,8 +87,8 @@ def test_parallel_paws_x_lines_never_cross_train_and_test(data_dir):
 
 def test_partitions_are_deterministic(data_dir):
     a = [r["id"] for r in get_task("mnli").rows("train", data_dir=data_dir)]
-    from modxfer.tasks.base import _cached_rows
-    _cached_rows.cache_clear()
+    from modxfer.tasks.base import cached_rows
+    cached_rows.cache_clear()
     b = [r["id"] for r in get_task("mnli").rows("train", data_dir=data_dir)]
     assert a == b and len(a) == 4417
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from modxfer import artifacts as art
+from modxfer.store import artifacts as art
 from modxfer.composition import Composition
 from modxfer.errors import AdapterMismatchError, ConfigError, ModxferError
-from modxfer.evaluation import Evaluator
-from modxfer.inference import predict
+from modxfer.evaluation.evaluator import Evaluator
+from modxfer.model.inference import predict
 from modxfer.tasks import get_task
-from modxfer.host import host_for
+from modxfer.model.host import host_for
 from modxfer.training import TrainSettings, _Session, _fit, TrainingPlan, train, train_key
 from modxfer_cli.main import cli
 
@@ -94,7 +94,7 @@ def test_full_fine_tuning_with_frozen_word_embeddings(tiny_base, store):
     assert art.key_of_card(frozen.card) == frozen.key and art.key_of_card(plain.card) == plain.key
     first = art.find(store, "mnli", frozen.card["depends_on"][0])
     assert first.card["frozen"] == ["word_embeddings"]  # the STILTs intermediate is fine-tuned the same way
-    from modxfer.modeling import backbone, fresh_model
+    from modxfer.model.modeling import backbone, fresh_model
 
     before = fresh_model(backbone(tiny_base)).state_dict()
     words, query = "bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight"

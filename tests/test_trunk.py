@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import torch
 
-from modxfer.features import featurize
-from modxfer.forward import Forward
-from modxfer.host import host_for
-from modxfer.inference import predict
-from modxfer.modeling import backbone
+from modxfer.model.features import featurize
+from modxfer.model.forward import Forward
+from modxfer.model.host import host_for
+from modxfer.model.inference import predict
+from modxfer.model.modeling import backbone
 from modxfer.noise import perturb_example
 from modxfer.noise.spec import parse_specs
 from modxfer.tasks import get_task
 from modxfer.training import train
-from modxfer.trunk import TrunkCache, TrunkEncoder, sequences
+from modxfer.model.trunk import TrunkCache, TrunkEncoder, sequences
 
 import pytest
 
@@ -46,7 +46,7 @@ def test_cached_trunk_gives_the_logits_of_the_whole_encoder(tiny_base, store, tm
         art = train(task_name, base=tiny_base, store=store, progress=False, precision="fp32", trunk_layers=1,
                     **comp, **FAST)
         assert art.card["trunk_layers"] == 1 and art.card["adapter_config"]["leave_out"] == [0]
-        from modxfer.evaluation import Evaluator
+        from modxfer.evaluation.evaluator import Evaluator
 
         ev = Evaluator(tiny_base, precision="fp32", store=store)
         c = art.composition
@@ -144,7 +144,7 @@ def test_in_memory_states_equal_the_stored_ones(tiny_base, tmp_path):
 
 def test_the_host_is_shared_and_predictions_match_a_fresh_load(tiny_base, store):
     art = train("xnli", base=tiny_base, store=store, progress=False, precision="fp32", **FAST)
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
 
     ev = Evaluator(tiny_base, precision="fp32", store=store)
     host, head = ev.model_for(art.composition, [art])
@@ -162,7 +162,7 @@ def test_bf16_trunk_runs_and_agrees_with_fp32(tiny_base, store, tmp_path):
     """The bf16 path (trunk weights and cache in bf16, upper layers under autocast) gives the fp32 predictions on
     nearly every example; on CPUs without bf16 kernels it is emulated (slow), so the test is small."""
     art = train("xnli", base=tiny_base, store=store, progress=False, precision="fp32", trunk_layers=1, **FAST)
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
 
     ev = Evaluator(tiny_base, precision="fp32", store=store)
     host, head = ev.model_for(art.composition, [art])

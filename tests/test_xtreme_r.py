@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import xtreme_r_files as F
-from modxfer import retrieval
+from modxfer.evaluation import retrieval
 from modxfer.errors import DataError
 from modxfer.noise import perturb_example
 from modxfer.tasks import get_task
-from modxfer.tasks.base import _cached_rows, data_profile
+from modxfer.tasks.base import cached_rows, data_profile
 
 approx = pytest.approx
 
@@ -91,7 +91,7 @@ def test_lareqa_keeps_xtremes_question_and_pool_rules(paper_dir):
     doc["data"].append({"title": "Lost", "paragraphs": [{"context": ctx, "sentence_breaks": [[0, 10], [11, 15]], "qas": [
         {"id": "qz", "question": "Which gamma?", "answers": [{"text": "two", "answer_start": 17}]}]}]})
     path.write_text(json.dumps(doc), encoding="utf-8")
-    _cached_rows.cache_clear()
+    cached_rows.cache_clear()
     lareqa = get_task("lareqa")
     assert [q["id"] for q in lareqa.rows("test", "en", data_dir=paper_dir)] == ["qa_en", "qb_en"]
     assert len(lareqa.rows("candidates", "en", data_dir=paper_dir)) == 22
@@ -99,7 +99,7 @@ def test_lareqa_keeps_xtremes_question_and_pool_rules(paper_dir):
 
 def test_lareqa_pool_needs_all_eleven_languages(paper_dir):
     (paper_dir / "lareqa/xquad-r/th.json").unlink()
-    _cached_rows.cache_clear()
+    cached_rows.cache_clear()
     with pytest.raises(DataError, match="all 11 XQuAD-R languages; missing: th"):
         get_task("lareqa").rows("candidates", "en", data_dir=paper_dir)
 
@@ -194,7 +194,7 @@ def test_pool_is_encoded_once_per_cache(paper_dir):
 
 def test_tatoeba_scores_as_before(data_dir):
     """retrieval.score gives the numbers Evaluator._score computed inline: both directions, cosine argmax."""
-    from modxfer.inference import retrieval_predictions
+    from modxfer.model.inference import retrieval_predictions
 
     rows = get_task("tatoeba").rows("test", "deu", data_dir=data_dir)[:50]
     gen = torch.Generator().manual_seed(0)
@@ -247,8 +247,8 @@ def _paper_mnli(root):
 
 def test_each_new_target_as_a_composition_target(paper_dir, tiny_base, tmp_path):
     from modxfer.composition import Composition
-    from modxfer.evaluation import Evaluator
-    from modxfer.inference import embed
+    from modxfer.evaluation.evaluator import Evaluator
+    from modxfer.model.inference import embed
     from modxfer.training import TrainSettings, train
 
     _paper_mnli(paper_dir)
@@ -277,7 +277,7 @@ def test_each_new_target_as_a_composition_target(paper_dir, tiny_base, tmp_path)
         primary = "f1" if target == "bucc" else "map@20"
         assert 0 <= scores[primary] <= 100, (target, scores)
         # and through the Evaluator, as sweeps run it: the same score, recomputed exactly from per-example outcomes
-        from modxfer.outcomes import rescore
+        from modxfer.scoring.outcomes import rescore
 
         res = ev.evaluate(f"mnli>{target}", languages=[lang], noise=["clean"], progress=False, train_examples=32,
                           batch_size=16, epochs=1.0)

@@ -12,7 +12,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from modxfer import zoo as Z
+from modxfer.store import zoo as Z
 from modxfer.errors import AdapterMismatchError, ConfigError, DataError, ModxferError
 from modxfer_cli.main import cli
 
@@ -29,7 +29,7 @@ def trained(tiny_base, data_dir, tmp_path_factory):
 
 
 def _evaluate(tiny_base, store, data_dir):
-    from modxfer.evaluation import Evaluator
+    from modxfer.evaluation.evaluator import Evaluator
 
     ev = Evaluator(tiny_base, store=store, data_dir=data_dir, precision="fp32")
     return ev.evaluate("mnli>xnli", languages="de", examples=16, progress=False, train_examples=48, batch_size=16,
@@ -37,7 +37,7 @@ def _evaluate(tiny_base, store, data_dir):
 
 
 def test_publish_install_and_evaluate_identically(trained, tiny_base, data_dir, tmp_path):
-    from modxfer.backbone import load_backbone
+    from modxfer.model.backbone import load_backbone
 
     store, target = trained
     zoo = tmp_path / "zoo"
@@ -56,14 +56,14 @@ def test_publish_install_and_evaluate_identically(trained, tiny_base, data_dir, 
     a = Z.install(entry.name, zoo, store=fresh, backbone=load_backbone(tiny_base))
     assert a.key == target.key and (fresh / "mnli").is_dir()
     # Third-party weights say where they came from; the key (and so every cache and result) is unchanged.
-    from modxfer import artifacts as art
+    from modxfer.store import artifacts as art
 
     prov = art.provenance(a)
     assert prov["source"] == "zoo" and prov["zoo"] == str(zoo.resolve()) and prov["entry"] == entry.name
     assert prov["sha256"]["adapter/adapter.safetensors"] == entry.files["adapter/adapter.safetensors"]
     assert art.key_of_card(a.card) == target.key and art.provenance(target)["source"] == "local"
     # both halves of an artifact's identity: its training request (key) and its weights (one digest of every file)
-    from modxfer.checksums import weights_digest
+    from modxfer.store.checksums import weights_digest
 
     assert prov["key"] == art.provenance(target)["key"] == target.key
     assert prov["weights_sha256"] == art.provenance(target)["weights_sha256"] == weights_digest(entry.files)
@@ -71,7 +71,7 @@ def test_publish_install_and_evaluate_identically(trained, tiny_base, data_dir, 
 
 
 def test_install_refuses_tampered_files_and_another_backbone(trained, tmp_path):
-    from modxfer.backbone import load_backbone
+    from modxfer.model.backbone import load_backbone
 
     store, target = trained
     zoo = tmp_path / "zoo"
@@ -155,8 +155,8 @@ def test_published_adapter_installs_and_evaluates_without_training(data_dir, tmp
     """The repository's mnli>xnli entry installs under the key evaluation computes from the shared data."""
     from pathlib import Path
 
-    from modxfer.backbone import load_backbone
-    from modxfer.evaluation import Evaluator
+    from modxfer.model.backbone import load_backbone
+    from modxfer.evaluation.evaluator import Evaluator
 
     root = Path(__file__).resolve().parents[1] / "adapters_zoo"
     entry = next(e for e in Z.read_index(root) if e.composition == "mnli>xnli")
@@ -234,7 +234,7 @@ def test_lookup_by_name_key_or_unique_prefix_and_push_needs_a_zoo(trained, tmp_p
 # ------------------------------------------------------------------------------ issue 13: publish
 from fakes import FakeBackbone, make, snapshot, stack  # noqa: E402
 
-from modxfer import artifacts as art  # noqa: E402
+from modxfer.store import artifacts as art  # noqa: E402
 from modxfer.io import atomic_dir, file_lock, sha256_file  # noqa: E402
 
 

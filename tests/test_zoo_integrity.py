@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 from safetensors.numpy import load_file, save_file
 
-from modxfer import artifacts as art
-from modxfer import zoo as Z
+from modxfer.store import artifacts as art
+from modxfer.store import zoo as Z
 from modxfer.composition import Composition
 from modxfer.errors import DataError
 from modxfer.io import sha256_file
@@ -74,7 +74,7 @@ def test_a_wrong_shape_with_consistent_checksums_is_refused_at_install(zoo, tiny
 
 
 def test_an_adapter_config_that_disagrees_with_the_card_is_refused(zoo, tiny_base, tmp_path):
-    from modxfer.backbone import load_backbone
+    from modxfer.model.backbone import load_backbone
 
     root, entry = zoo
     root = _copy_zoo(root, tmp_path / "zoo")
@@ -89,8 +89,8 @@ def test_an_adapter_config_that_disagrees_with_the_card_is_refused(zoo, tiny_bas
 
 
 def test_a_damaged_artifact_in_a_store_is_a_message_when_loaded(zoo, tiny_base, data_dir, tmp_path):
-    from modxfer.backbone import load_backbone
-    from modxfer.host import Host
+    from modxfer.model.backbone import load_backbone
+    from modxfer.model.host import Host
 
     root, entry = zoo
     store = tmp_path / "store"

@@ -10,7 +10,7 @@ from .codeswitch import CodeSwitch, get_lexicon, load_lexicon, set_lexicon
 from .keyboard import NoiseFallbackWarning
 from .registry import PERTURBATIONS, Perturbation
 from .robustness import (absolute_degradation, aggregate_by_group, attack_success_rate, degradation_auc,
-                         relative_degradation)
+    relative_degradation)
 from .spec import NoiseSpec, build, describe, parse_spec, parse_specs
 
 __all__ = [

@@ -270,9 +270,9 @@ class _Scorer:
     """Gold score and prediction for a list of rows, one forward batch per `batch_size` inputs."""
 
     def __init__(self, evaluator, model, head: str | None, task, forward=None):
-        from ..batching import eval_batches
-        from ..features import featurize
-        from ..forward import Forward
+        from ..model.batching import eval_batches
+        from ..model.features import featurize
+        from ..model.forward import Forward
 
         self.ev, self.model, self.head, self.task = evaluator, model, head, task
         self._batches, self._featurize = eval_batches, featurize
@@ -283,8 +283,8 @@ class _Scorer:
 
     @torch.no_grad()
     def __call__(self, rows: list[dict]) -> tuple[list[float], list]:
-        from ..features import length
-        from ..modeling import best_span, decode
+        from ..model.features import length
+        from ..model.modeling import best_span, decode
 
         kind = self.task.head
         feats = self._featurize(self.task, rows, self.tok, self.max_len, train=kind == "extractive_qa")
@@ -330,7 +330,7 @@ class _Scorer:
 
 def _correct(task, pred, row) -> int:
     """How much of the example is right: 1/0, or the number of correct tags."""
-    from ..metrics import normalize_squad_answer
+    from ..scoring.metrics import normalize_squad_answer
 
     if task.head in ("classification", "multiple_choice"):
         return int(pred == int(row["label"]))
@@ -425,8 +425,8 @@ def _random_edits(task, rows, spec, score, draw, seed, budget, lang) -> AttackRe
 
 
 def _result(task, rows, lang, out_rows, preds, clean_preds, edits, queries, attacked, flipped) -> AttackResult:
-    from .. import metrics
-    from ..inference import references
+    from ..scoring import metrics
+    from ..model.inference import references
 
     if task.head == "extractive_qa":
         preds = {r["id"]: p for r, p in zip(rows, preds)}

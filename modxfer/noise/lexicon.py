@@ -242,7 +242,7 @@ def lexicon_path(weights_hash: str, code: str) -> Path:
 def build_lexicon(lang: str, backbone, data_dir=None, settings: Settings = Settings(), *, force: bool = False) -> Lexicon:
     """Induce (or load from the cache) the lexicon for `lang` with `backbone` (a Backbone or its name)."""
     if isinstance(backbone, str):
-        from ..modeling import backbone as load
+        from ..model.modeling import backbone as load
 
         backbone = load(backbone)
     settings.check()
@@ -273,7 +273,7 @@ def build_lexicon(lang: str, backbone, data_dir=None, settings: Settings = Setti
                   pairs_heldout=len(held), backbone=backbone.weights_hash, data=data,
                   induce_ids=[r["id"] for r in induce_rows], heldout_ids=[r["id"] for r in held])
     atomic_write_json(path, lex.to_json())
-    from ..cache import mark
+    from ..io import mark
 
     mark(path.parent)  # `cache clear` deletes only entries their writer marked
     _MEMO[key] = lex

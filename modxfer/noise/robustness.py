@@ -31,7 +31,7 @@ def chance_relative_degradation(clean: float, noisy: float, chance: float) -> fl
 
 def _chance(task: str, n) -> float:
     from ..errors import ModxferError
-    from ..outcomes import chance
+    from ..scoring.outcomes import chance
 
     try:
         return chance(task, int(n) if n is not None and n == n else None)

@@ -15,10 +15,9 @@ from .bootstrap import Bootstrap, Cell, influence, paired_bootstrap
 from .correction import (CORRECTION_NAMES, CORRECTIONS, adjust, benjamini_hochberg, corrected_alpha, holm,
                          testable)
 from .estimate import (ALPHA, CONFIDENCE, MIN_PAIRS, N_PERMUTATIONS, N_RESAMPLES, POWER, SEED, ConfidenceInterval,
-                       Estimate, _generator, influence_variance, lower_bound, mde_multiplier, mean, normal_pvalue,
-                       ratio)
-from .similarity import (CorrelationResult, InteractionResult, _rankdata, _spearman_rows, correlation,
-                         family_interaction, permutation_pvalue)
+    Estimate, keyed_rng, influence_variance, lower_bound, mde_multiplier, mean, normal_pvalue, ratio)
+from .similarity import (CorrelationResult, InteractionResult, rankdata, spearman_rows, correlation,
+    family_interaction, permutation_pvalue)
 
 __all__ = ["ALPHA", "CONFIDENCE", "MIN_PAIRS", "N_PERMUTATIONS", "N_RESAMPLES", "POWER", "SEED", "Bootstrap", "Cell",
            "ConfidenceInterval", "CorrelationResult", "CORRECTION_NAMES", "CORRECTIONS", "Estimate",

@@ -23,9 +23,9 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .. import outcomes as O
+from ..scoring import outcomes as O
 from ..errors import ConfigError, DataError
-from .estimate import N_RESAMPLES, SEED, Estimate, _generator, mean
+from .estimate import N_RESAMPLES, SEED, Estimate, keyed_rng, mean
 
 _CACHED_SPACES = 8
 
@@ -74,7 +74,7 @@ class Bootstrap:
     def indices(self, space: str, ids: Sequence[str]) -> np.ndarray:
         """(B, n) positions of a with-replacement draw of the n items, one row per replicate."""
         digest = hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()
-        return _generator(self.rng, "examples", space, digest).integers(0, len(ids), (self.n_resamples, len(ids)))
+        return keyed_rng(self.rng, "examples", space, digest).integers(0, len(ids), (self.n_resamples, len(ids)))
 
     def counts(self, space: str, ids: Sequence[str]) -> np.ndarray:
         """(B, n) how often each item is drawn in each replicate (the ``indices`` as multinomial counts)."""
@@ -92,7 +92,7 @@ class Bootstrap:
         key = tuple(sorted(int(s) for s in seeds))
         if key not in self._weights:
             s, b = len(key), self.n_resamples
-            draws = _generator(self.rng, "seeds", key).integers(0, s, (b, s)) if s > 1 else np.zeros((b, 1), int)
+            draws = keyed_rng(self.rng, "seeds", key).integers(0, s, (b, s)) if s > 1 else np.zeros((b, 1), int)
             flat = (draws + np.arange(b)[:, None] * s).ravel()
             self._weights[key] = np.bincount(flat, minlength=b * s).reshape(b, s) / s
         return self._weights[key]

@@ -44,7 +44,7 @@ class ConfidenceInterval(NamedTuple):
     high: float
 
 
-def _generator(seed: int, *key) -> np.random.Generator:
+def keyed_rng(seed: int, *key) -> np.random.Generator:
     """A generator that depends only on the seed and the key (never on call order or Python's hash salt)."""
     digest = hashlib.sha256(repr((int(seed), *key)).encode("utf-8")).digest()
     return np.random.default_rng(np.frombuffer(digest[:16], dtype=np.uint32))

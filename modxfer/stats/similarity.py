@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import DataError
-from .estimate import CONFIDENCE, MIN_PAIRS, N_PERMUTATIONS, SEED, ConfidenceInterval, Estimate, _generator
+from .estimate import CONFIDENCE, MIN_PAIRS, N_PERMUTATIONS, SEED, ConfidenceInterval, Estimate, keyed_rng
 
 ADAPTIVE_BELOW = 0.01
 ADAPTIVE_HITS = 400      # about 5% relative Monte Carlo error on a small p
@@ -32,7 +32,7 @@ _CHUNK = 50_000
 
 
 # ------------------------------------------------------------------------------------------ correlation
-def _rankdata(v: np.ndarray) -> np.ndarray:
+def rankdata(v: np.ndarray) -> np.ndarray:
     """Average ranks (1..n, ties share their mean rank) along the last axis, as scipy.stats.rankdata."""
     v = np.asarray(v, dtype=np.float64)
     flat = v.reshape(-1, v.shape[-1])
@@ -49,7 +49,7 @@ def _rankdata(v: np.ndarray) -> np.ndarray:
     return ranks.reshape(v.shape)
 
 
-def _spearman_rows(x: np.ndarray, y: np.ndarray, blocks: Sequence[np.ndarray] | None = None) -> np.ndarray:
+def spearman_rows(x: np.ndarray, y: np.ndarray, blocks: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """Spearman's rho of each row pair of (R, n) arrays; NaN where either row is constant. With ``blocks``
     (column indices of each group), values are ranked and centred within their group first, so the statistic
     measures association within groups (a target's offset in the measure does not count as correlation)."""
@@ -65,7 +65,7 @@ def _centred_ranks(v: np.ndarray, blocks: Sequence[np.ndarray]) -> np.ndarray:
     """Ranks along the last axis taken within each block of columns, centred on the block's mean rank."""
     out = np.empty(v.shape, dtype=np.float64)
     for cols in blocks:
-        r = _rankdata(v[..., cols])
+        r = rankdata(v[..., cols])
         out[..., cols] = r - r.mean(-1, keepdims=True)
     return out
 
@@ -185,9 +185,9 @@ def correlation(x: Sequence[float], y: Sequence[float], *, pairs: Sequence | Non
     g = np.asarray(groups)[keep] if groups is not None else np.zeros(n, dtype=int)
     if np.unique(x).size < 2 or np.unique(y).size < 2:
         return CorrelationResult(None, None, n, "similarity or measure does not vary")
-    gen = _generator(rng, "correlation", n)
+    gen = keyed_rng(rng, "correlation", n)
     blocks = [np.flatnonzero(g == v) for v in dict.fromkeys(g.tolist())]
-    stat = float(_spearman_rows(x[None], y[None], blocks)[0])
+    stat = float(spearman_rows(x[None], y[None], blocks)[0])
     # Permuting y within groups permutes its within-group centred ranks: rank once, then each null rho is a dot.
     rx, ry = _centred_ranks(x, blocks), _centred_ranks(y, blocks)
     den = math.sqrt(float(rx @ rx) * float(ry @ ry))
@@ -203,7 +203,7 @@ def correlation(x: Sequence[float], y: Sequence[float], *, pairs: Sequence | Non
         idx = np.empty(reps.shape, dtype=np.int64)  # pairs resampled within their group: blocks keep their places
         for cols in blocks:
             idx[:, cols] = gen.choice(cols, (len(reps), len(cols)))
-        dist = _spearman_rows(x[idx], np.take_along_axis(reps, idx, axis=1), blocks)
+        dist = spearman_rows(x[idx], np.take_along_axis(reps, idx, axis=1), blocks)
     return CorrelationResult(stat, float(pvalue), n, None, used, exact is not None, dist, min_p, mc)
 
 
@@ -281,7 +281,7 @@ def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequenc
     for l in dict.fromkeys(lang.tolist()):
         m = (lang == l) & np.isfinite(x) & np.isfinite(y)
         if m.sum() >= 3 and np.unique(x[m]).size >= 2 and np.unique(y[m]).size >= 2:
-            rhos[l] = float(_spearman_rows(x[m][None], y[m][None])[0])
+            rhos[l] = float(spearman_rows(x[m][None], y[m][None])[0])
     langs = list(rhos)
     fams = np.array([family[l] for l in langs])
     members = {f: [l for l, g in zip(langs, fams) if g == f] for f in dict.fromkeys(fams.tolist())}
@@ -301,7 +301,7 @@ def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequenc
         size = onehot.sum(-2)
         means = (onehot * b[:, None]).sum(-2) / np.maximum(size, 1)
         return (size * (means - b.mean()) ** 2).sum(-1)
-    gen = _generator(rng, "interaction", len(langs))
+    gen = keyed_rng(rng, "interaction", len(langs))
     observed = float(between(codes[None])[0])
     exact = _multiset_permutations(codes.tolist(), max(n_permutations, EXACT_LABELLINGS))
     exact_null = None if exact is None else between(exact)
@@ -319,7 +319,7 @@ def family_interaction(x: Sequence[float], y: Sequence[float], language: Sequenc
         lang_reps = {}
         for l in langs:
             m = (lang == l) & np.isfinite(x) & np.isfinite(y)
-            lang_reps[l] = _spearman_rows(np.broadcast_to(x[m], (n_resamples, int(m.sum()))), yr[:, m])
+            lang_reps[l] = spearman_rows(np.broadcast_to(x[m], (n_resamples, int(m.sum()))), yr[:, m])
     else:
         lang_reps = {l: np.full(n_resamples, rhos[l]) for l in langs}
     fam_means = []

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cards import show
+from ..store.cards import show
 from ..errors import DataError
 
 KIND = "modxfer-results"
@@ -82,11 +82,11 @@ def _check_writable(out: Path, run_dir: Path) -> None:
                           "pass -o with a new folder (or one written by `modxfer sweep export --format bundle`)")
 
 
-def _digest(meta: dict) -> str:
+def digest(meta: dict) -> str:
     """sha256 of run.json's content sections as written (NaN as null, as ``atomic_write_json`` writes it)."""
-    from ..io import _finite
+    from ..io import finite_json
 
-    body = _finite({k: meta.get(k) for k in ("config", "counts", "artifacts", "similarity")})
+    body = finite_json({k: meta.get(k) for k in ("config", "counts", "artifacts", "similarity")})
     return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode("utf-8")).hexdigest()
 
 
@@ -96,11 +96,11 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
     with the run's backbone on the English training inputs of its tasks (training-free measures only)."""
 
     from .. import __version__
-    from .. import similarity as S
-    from ..analysis import pairs_in, similarity_matrices
-    from ..backbone import load_backbone
+    from ..similarity import measures as S
+    from ..similarity.pairs import pairs_in, similarity_matrices
+    from ..model.backbone import load_backbone
     from ..io import atomic_dir, atomic_write_bytes, atomic_write_json, sha256_file
-    from ..provenance import source_commit
+    from ..store.provenance import source_commit
     from .results import load_results
     from .store import DB_NAME
 
@@ -134,7 +134,7 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
                                   "weights_hash": bb.weights_hash},
                      "similarity_examples": examples},
             "config": config, "counts": counts, "artifacts": artifacts, "similarity": matrices}
-    meta["card"]["digest"] = _digest(meta)
+    meta["card"]["digest"] = digest(meta)
     with atomic_dir(out) as tmp:
         atomic_write_bytes(tmp / RESULTS, data)
         atomic_write_json(tmp / META, meta)
@@ -173,7 +173,7 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     import pandas as pd
 
     from ..io import read_json, sha256_file
-    from ..tasksim.matrix import SimilarityMatrix
+    from ..similarity.matrix import SimilarityMatrix
     from .bundle_schema import check_meta, check_results
 
     path = Path(path)
@@ -189,7 +189,7 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     for key, kind in (("config", dict), ("counts", dict), ("artifacts", list), ("similarity", dict)):
         if not isinstance(meta.get(key), kind):
             raise DataError(f"{path / META}: '{key}' is missing or not a JSON {kind.__name__}", fix)
-    if card.get("digest") != _digest(meta):
+    if card.get("digest") != digest(meta):
         raise DataError(f"{path / META} does not match its own digest (config, competence or similarity changed)", fix)
     if card.get("version") != VERSION:
         raise DataError(f"{path / META}: bundle version {card.get('version')!r}, this modxfer reads {VERSION}",
@@ -199,8 +199,8 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     if size > MAX_RESULT_BYTES:  # before hashing it
         raise DataError(f"{path / RESULTS} is {size:,} bytes, more than a results table may have "
                         f"({MAX_RESULT_BYTES:,})", fix)
-    digest = sha256_file(path / RESULTS)
-    if digest != card.get("results_sha256"):
+    results_digest = sha256_file(path / RESULTS)
+    if results_digest != card.get("results_sha256"):
         raise DataError(f"{path / RESULTS} does not match the sha256 in {META} (changed or damaged)", fix)
     _check_rows(path / RESULTS, card.get("rows"), fix)
     try:
@@ -220,4 +220,4 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
                             f"(resamples, {', '.join(map(str, sims[measure].values.shape))})", fix)
     return Bundle(path=path, name=str(card.get("run_name", path.name)), config=meta.get("config") or {},
                   counts=meta.get("counts") or {}, artifacts=meta.get("artifacts") or [], results=df,
-                  results_sha256=digest, similarity=sims, backbone=card.get("backbone") or {}, card=card)
+                  results_sha256=results_digest, similarity=sims, backbone=card.get("backbone") or {}, card=card)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cards import show
+from ..store.cards import show
 from ..composition import KINDS, Composition
 from ..errors import DataError, ModxferError
 from .results import LEARNED, NOT_APPLICABLE, NOT_LEARNED, UNKNOWN
@@ -53,7 +53,7 @@ def _number(v) -> bool:  # NaN: no noise rate (clean rows), no metric of that na
 
 
 @_expects("a finite number")
-def _finite(v) -> bool:  # a score: every finished row has one
+def finite_json(v) -> bool:  # a score: every finished row has one
     return _number(v) and not math.isnan(v)
 
 
@@ -103,7 +103,7 @@ def _one_of(*allowed: str) -> Callable[[object], bool]:
 
 _STATUSES = _one_of(LEARNED, NOT_LEARNED, UNKNOWN, NOT_APPLICABLE)
 RESULT_COLUMNS = {"task": _str, "composition": _str, "kind": _one_of(*KINDS), "lang": _str, "family": _opt_str,
-                  "noise": _str, "seed": _count, "metric": _str, "score": _finite, "n": _count, "cell": _str,
+                  "noise": _str, "seed": _count, "metric": _str, "score": finite_json, "n": _count, "cell": _str,
                   "noise_rate": _number, "noise_words_rate": _number, "competence": _STATUSES}
 # The rows that make one evaluation: two rows with the same would be counted twice.
 ROW_KEY = ["task", "composition", "lang", "noise", "seed"]
@@ -152,10 +152,10 @@ def check_results(df, file: Path, fix: str):
 def _column(col, name: str, check, file: Path, fix: str):
     import pandas as pd
 
-    numeric = check in (_number, _finite, _count)
+    numeric = check in (_number, finite_json, _count)
     if numeric and pd.api.types.is_bool_dtype(col.dtype):
         raise DataError(f"{file}: column {name!r} holds true/false; it must hold {check.what}", fix)
-    if check in (_number, _finite) and pd.api.types.is_numeric_dtype(col.dtype):
+    if check in (_number, finite_json) and pd.api.types.is_numeric_dtype(col.dtype):
         values = col.to_numpy(dtype=float)
         bad = np.flatnonzero(np.isinf(values) if check is _number else ~np.isfinite(values))
     elif check is _count and pd.api.types.is_integer_dtype(col.dtype):
@@ -173,7 +173,7 @@ def _column(col, name: str, check, file: Path, fix: str):
 
 
 def _outcomes(value, row: int, file: Path, fix: str) -> dict | None:
-    from .. import outcomes as O
+    from ..scoring import outcomes as O
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None

@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from ..cards import finite, show
+from ..store.cards import finite, show
 from ..composition import KINDS, Composition
 from ..errors import ConfigError, ModxferError
 

@@ -7,7 +7,7 @@ here, not cell by cell at run time.
 """
 from __future__ import annotations
 
-from ..cards import show
+from ..store.cards import show
 from ..errors import ConfigError, ModxferError
 
 # Cells one sweep may plan: the quickstart has 286, a large study a few thousand; 100k cells are days of computing.

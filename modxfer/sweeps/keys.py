@@ -10,17 +10,17 @@ Settings that only change where or how fast a cell runs (executor, resources, ba
 from __future__ import annotations
 
 from .. import __version__
-from ..artifacts import content_key
+from ..store.artifacts import content_key
 from .plan import Plan
 
 
 def assign_keys(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     """(cell id -> cell key, train cell id -> artifact key) for the whole plan: reads the backbone's hash and the
     data, trains nothing."""
-    from .. import precision as prec
-    from ..modeling import backbone
+    from ..model import precision as prec
+    from ..model.modeling import backbone
     from ..tasks import get_task
-    from ..training import _data_fingerprint, train_key
+    from ..training import data_fingerprint, train_key
 
     cfg = plan.config
     bb = backbone(cfg.backbone)
@@ -38,7 +38,7 @@ def assign_keys(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
             continue
         if (cell.task, cell.lang) not in test_sha:
             rows = get_task(cell.task).rows("test", cell.lang, data_dir=cfg.data_dir)
-            test_sha[cell.task, cell.lang] = _data_fingerprint(rows)  # as training hashes its rows
+            test_sha[cell.task, cell.lang] = data_fingerprint(rows)  # as training hashes its rows
         keys[cell.id] = content_key({
             "cell": "eval", "modxfer": __version__, "weights_hash": bb.weights_hash,
             "artifacts": [artifact[n] for n in cell.needs], "composition": str(comp), "task": cell.task,

@@ -119,7 +119,7 @@ def _on_this_machine(name: str) -> bool:
 
 
 def _backbone_layers(config: SweepConfig) -> int:
-    from ..modeling import backbone
+    from ..model.modeling import backbone
 
     where = config.source
     try:

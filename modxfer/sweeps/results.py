@@ -64,7 +64,7 @@ def _nan(v) -> float:
 def competence_status(card: dict | None) -> str:
     """LEARNED / NOT_LEARNED from a card's competence record (``competence.learned``: above its floor, and above the
     majority-class rate where one is recorded); UNKNOWN when it has none (an older card)."""
-    from ..competence import learned
+    from ..scoring.competence import learned
 
     ok = learned((card or {}).get("competence"))
     return UNKNOWN if ok is None else LEARNED if ok else NOT_LEARNED

@@ -64,7 +64,7 @@ def _sync(store: Store, plan: Plan, keys: dict[str, str], specs: dict[str, dict]
           config: SweepConfig) -> None:
     rows = [(keys[c.id], c.id, c.kind, specs[keys[c.id]], [keys[n] for n in c.needs], costs[keys[c.id]])
             for c in plan.cells]
-    from ..provenance import source_commit
+    from ..store.provenance import source_commit
 
     meta = {"name": config.name, "config": yaml.safe_dump(config.raw, sort_keys=False), "modxfer": __version__,
             "output": str(config.output), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -28,7 +28,7 @@ def runner_settings(config: SweepConfig) -> dict:
 
 
 def _resolved(precision: str) -> str:
-    from .. import precision as prec
+    from ..model import precision as prec
 
     return prec.resolve(precision, prec.default_device())
 
@@ -53,7 +53,7 @@ class CellRunner:
     @property
     def evaluator(self):
         if self._evaluator is None:
-            from ..evaluation import Evaluator
+            from ..evaluation.evaluator import Evaluator
 
             self._evaluator = Evaluator(self.s["backbone"], precision=self.s["precision"], store=self.s["store"],
                                         data_dir=self.s["data_dir"], max_length=self.s["max_length"])

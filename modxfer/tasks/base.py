@@ -265,7 +265,7 @@ class Task:
                 "use lang='en' (zero-shot transfer evaluates other languages on the 'test' split)",
             )
         try:
-            return [dict(r) for r in _cached_rows(self, split, lang, str(root.resolve()), profile)]
+            return [dict(r) for r in cached_rows(self, split, lang, str(root.resolve()), profile)]
         except DataError as e:
             # readers name any missing file; only the task knows which fetch command (and profile) writes it
             if e.problem.startswith("missing data file") and (profile != "offline" or self.needs_hub):
@@ -287,6 +287,6 @@ class Task:
 
 
 @lru_cache(maxsize=256)
-def _cached_rows(task: Task, split: str, lang: str, root: str, profile: str) -> tuple[dict, ...]:
+def cached_rows(task: Task, split: str, lang: str, root: str, profile: str) -> tuple[dict, ...]:
     # the profile is part of the key: `data fetch --profile paper` can change it while a process runs
     return tuple(task.protocol(root, profile).loaders[split](Path(root), lang))

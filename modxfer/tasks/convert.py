@@ -117,7 +117,7 @@ def _csqa(src, root, lang):
          "answerKey": r["answerKey"]} for r in rows))]
 
 
-def _squad(src, root, lang):
+def squad_rows(src, root, lang):
     rows = src.load("google/xquad", "xquad.en", "validation")
     return [write(root, "xquad/xquad.en.json", squad_json(rows))]
 
@@ -132,7 +132,7 @@ def _hellaswag(src, root, lang):
 CONVERTERS: dict[str, Callable] = {
     "xnli": _xnli, "pawsx": _pawsx, "xcopa": _xcopa, "panx": _panx, "udpos": _udpos, "mlqa": _mlqa,
     "tatoeba": _tatoeba, "mnli": _mnli, "snli": _snli, "anli": _anli, "qqp": _qqp, "cosmosqa": _cosmosqa,
-    "siqa": _siqa, "csqa": _csqa, "squad": _squad, "hellaswag": _hellaswag,
+    "siqa": _siqa, "csqa": _csqa, "squad": squad_rows, "hellaswag": _hellaswag,
     "udpos-en": _udpos, "panx-en": _panx,
 }
 # What each fetch writes besides per-language test files (the English training data the registry partitions).

@@ -77,7 +77,7 @@ def _hellaswag(src, root, lang):
         for r in src.load("Rowan/hellaswag", None, split))) for split in ("train", "validation")]
 
 
-def _squad(src, root, lang):
+def squad_rows(src, root, lang):
     return [write(root, SQUAD_TRAIN, squad_json(src.load("rajpurkar/squad", None, "train")))]
 
 
@@ -116,14 +116,14 @@ def _pawsx(src, root, lang):
 
 def _mlqa(src, root, lang):
     if lang == "en-files":
-        return _squad(src, root, None)
+        return squad_rows(src, root, None)
     rows = src.load("facebook/mlqa", f"mlqa.{lang}.{lang}", "test")
     return [write(root, f"mlqa/test-context-{lang}-question-{lang}.json", squad_json(rows))]
 
 
 PAPER_CONVERTERS: dict[str, Callable] = {
     "mnli": _mnli, "snli": _snli, "anli": _anli, "qqp": _qqp, "cosmosqa": _cosmosqa, "siqa": _siqa, "csqa": _csqa,
-    "hellaswag": _hellaswag, "squad": _squad, "xnli": _xnli, "pawsx": _pawsx, "mlqa": _mlqa,
+    "hellaswag": _hellaswag, "squad": squad_rows, "xnli": _xnli, "pawsx": _pawsx, "mlqa": _mlqa,
     "udpos": _tagging("udpos", UPOS, _udpos_config, "pos_tags"), "panx": _tagging("panx", NER, lambda l: f"PAN-X.{l}", "ner_tags"),
 }
 PAPER_CONVERTERS["udpos-en"], PAPER_CONVERTERS["panx-en"] = PAPER_CONVERTERS["udpos"], PAPER_CONVERTERS["panx"]

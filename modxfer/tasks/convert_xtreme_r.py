@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 from ..errors import DataError
-from .convert_paper import _squad
+from .convert_paper import squad_rows
 from .formats import jsonl, squad_json, write, write_bytes
 
 TYDIQA_ISO = {"arabic": "ar", "bengali": "bn", "english": "en", "finnish": "fi", "indonesian": "id", "korean": "ko",
@@ -27,7 +27,7 @@ MEWSLIX_REPO = "hf://datasets/izhx/mewsli-x/"
 
 def _xquad(src, root, lang):
     if lang == "en-files":  # the paper profile's English QA training data (XQuAD is evaluation only)
-        return _squad(src, root, None)
+        return squad_rows(src, root, None)
     return [write(root, f"xquad/xquad.{lang}.json", squad_json(src.load("google/xquad", f"xquad.{lang}", "validation")))]
 
 

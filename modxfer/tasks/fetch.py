@@ -61,7 +61,7 @@ def download_file(url: str) -> Path:
                 with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
                     shutil.copyfileobj(resp, out)
                 os.replace(tmp, target)
-                from ..cache import mark
+                from ..io import mark
 
                 mark(target)  # `cache clear` deletes only entries their writer marked
             except BaseException:  # a failed download leaves nothing behind

@@ -23,7 +23,7 @@ from ..errors import DataError
 from . import readers
 from .base import Protocol
 from .loaders import (NER, NLI_LABELS, UPOS, VALIDATION_FRACTION, conll, cosmosqa, csqa, hellaswag_file, keep,
-                      label_index, nli_jsonl, pair_tsv, siqa, train_val)
+    label_index, nli_jsonl, pair_tsv, siqa, train_val)
 
 # Training examples per task under this profile, after the role splits above (MNLI, SQuAD, UD-POS and PAN-X halves):
 # the published sizes of the full training sets. Read only by `modxfer sweep plan --sizes paper`, to estimate a

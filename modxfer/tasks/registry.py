@@ -39,7 +39,7 @@ from . import xtreme_r as X
 from .base import HubSource, Protocol, Task
 from .loaders import NER, NLI_LABELS, UPOS  # noqa: F401  (re-exported: fetch and tests read the label sets here)
 from .loaders import (anli_dev, copa_train, conll, cosmosqa, csqa, hellaswag, mlqa_test, mnli_part, nli_jsonl,
-                      pair_tsv, pawsx, qqp, siqa, simple_train_val, tagging_train, tatoeba, xcopa_test, xquad_part)
+    pair_tsv, pawsx, qqp, siqa, simple_train_val, tagging_train, tatoeba, xcopa_test, xquad_part)
 from .paper import QA_TRAIN, SQUAD_TRAIN, protocols
 
 XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")

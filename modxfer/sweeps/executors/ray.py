@@ -23,7 +23,7 @@ def _run_cell(settings: dict, spec: dict) -> dict:
     key = json.dumps(settings, sort_keys=True)
     if key not in _RUNNERS:
         from ...errors import ModxferError
-        from ...heap import tune_malloc
+        from ...model.heap import tune_malloc
 
         try:
             tune_malloc()  # a Ray worker owns its process's heap as the CLI does
