@@ -29,7 +29,8 @@ def list_(zoo):
     entries = Z.read_index(root)
     t = Table(title=f"adapter zoo {root} ({len(entries)} entries)")
     # key: the training request's hash; weights: one sha256 over every file's (what the store checks on each use)
-    for col in ("name", "composition", "adapter", "base", "validation", "stacks on", "size", "key", "weights"):
+    t.add_column("name", no_wrap=True, min_width=14)  # what `zoo install` takes: never cut
+    for col in ("composition", "adapter", "base", "validation", "stacks on", "size", "key", "weights"):
         t.add_column(col)
     for e in entries:
         val = e.metrics.get("validation") or {}

@@ -223,6 +223,27 @@ def test_issue25_04_a_decompression_bomb_bundle_is_refused_before_it_is_read(tmp
     _limited(["report", folder], *words)
 
 
+def test_a_bundle_whose_rows_repeat_a_long_value_is_refused_while_it_is_read(tmp_path, monkeypatch):
+    # Dictionary encoding declares one long value once in the footer, however many rows repeat it: 40 rows of one
+    # 300 KB string declare about 0.3 MB and decode to 12 MB. The read itself stops at the decoded limit.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from modxfer.sweeps import bundle as B
+    from modxfer.errors import DataError
+
+    folder = _bundle(tmp_path, 40, 40)
+    pq.write_table(pa.table({"score": np.zeros(40), "outcomes": ["x" * 300_000] * 40}), folder / "results.parquet",
+                   compression="zstd")
+    meta = json.loads((folder / "run.json").read_text())
+    meta["card"]["results_sha256"] = sha256_file(folder / "results.parquet")
+    meta["card"]["digest"] = B.digest(meta)
+    (folder / "run.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(B, "MAX_DECODED_BYTES", 4 << 20)
+    with pytest.raises(DataError, match="decodes to more than 4,194,304 bytes"):
+        B.read_bundle(folder)
+
+
 def test_issue25_04_a_huge_results_file_is_refused_before_it_is_hashed(tmp_path):
     folder = _bundle(tmp_path, 10, 10)
     with open(folder / "results.parquet", "r+b") as f:
@@ -487,6 +508,15 @@ def test_issue25_12_codeswitch_needs_a_lexicon_for_every_language(tmp_path, data
              "no Tatoeba pairs")
     cfg = _config(tmp_path, targets={"xnli": ["en", "de"]}, noise=["clean", "codeswitch:0.5"])
     assert CliRunner().invoke(cli, ["sweep", "plan", str(cfg)]).exit_code == 0  # English is never code-switched
+    # A lexicon of the user's own needs no Tatoeba pairs (a config that planned before the check must still plan),
+    # but it must exist.
+    lex = tmp_path / "ur.txt"
+    lex.write_text("house گھر\n", encoding="utf-8")
+    cfg = _config(tmp_path, targets={"xnli": ["ur"]}, noise=["clean", f"codeswitch:0.5,lexicon={lex}"])
+    res = CliRunner().invoke(cli, ["sweep", "plan", str(cfg)])
+    assert res.exit_code == 0, res.output
+    cfg = _config(tmp_path, targets={"xnli": ["ur"]}, noise=["clean", f"codeswitch:0.5,lexicon={tmp_path}/none.txt"])
+    _refused(CliRunner().invoke(cli, ["sweep", "plan", str(cfg)]), "none.txt", "which does not exist")
 
 
 # Python's int() and float() read "0_1" as 1, "1_0" as 10 and Arabic-Indic "٠.١" as 0.1

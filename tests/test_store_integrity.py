@@ -157,6 +157,39 @@ def test_issue25_checksums_are_recorded_at_save_and_install_and_verified_cheaply
     assert art.find(tmp_path / "s", "mnli", a.key) is not None and [p.name for p in calls] == ["adapter.safetensors"]
 
 
+def test_an_edit_that_puts_the_mtime_back_is_still_caught(genuine, tmp_path):
+    # rsync --inplace -t, or a restore keeping times: same size, mtime and inode; only the ctime tells.
+    root, entry, _ = genuine
+    a = Z.install(entry.name, root, store=tmp_path / "s")
+    assert art.find(tmp_path / "s", "mnli", a.key) is not None  # verified once: the sidecar caches its stamp
+    path = a.path / WEIGHTS
+    st = os.stat(path)
+    weights = load_file(str(path))
+    name = next(iter(weights))
+    weights[name] = np.full_like(weights[name], 0.5)
+    data = bytearray(path.read_bytes())
+    fresh = tmp_path / "edited.safetensors"
+    save_file(weights, str(fresh))
+    with open(path, "r+b") as f:  # in place: the inode and the size stay
+        f.write(fresh.read_bytes())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_size == len(data) and os.stat(path).st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(ModxferError, match="was recorded when it was stored"):
+        art.find(tmp_path / "s", "mnli", a.key)
+
+
+def test_non_finite_values_are_found_in_tensors_read_a_slice_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(checksums, "CHUNK_VALUES", 1000)  # a small tensor read in many slices
+    w = np.zeros((300, 40), np.float32)
+    w[299, 39] = np.inf  # in the last slice
+    save_file({"w": w, "bias": np.zeros(3, np.float32)}, str(tmp_path / "a.safetensors"))
+    with pytest.raises(ModxferError, match="1 non-finite value"):
+        checksums.check_finite(tmp_path / "a.safetensors", "test")
+    w[299, 39] = 0.0
+    save_file({"w": w}, str(tmp_path / "b.safetensors"))
+    checksums.check_finite(tmp_path / "b.safetensors", "test")
+
+
 def test_issue25_older_artifacts_get_their_checksums_on_first_verified_use(genuine, tmp_path):
     """Migration: a local artifact stored before checksums has them recorded on first use; a zoo install is checked
     against the sha256 its provenance recorded."""

@@ -64,7 +64,9 @@ class Host:
     def __init__(self, bb, device: str = "cpu"):
         self.bb, self.device = bb, device
         self._model = None
-        self._fusions: dict[str, str] = {}  # fusion name (its adapters, comma-joined) -> key of the artifact loaded
+        # fusion name (its adapters, comma-joined) -> (key, weights digest) of the artifact loaded; digest None for a
+        # fusion trained in this process and not yet read back
+        self._fusions: dict[str, tuple[str, str | None]] = {}
         # adapter/head name -> digest of the stored weights loaded under it: names come from keys, which name the
         # training request, so a copy replaced in the store (`zoo install --force`) must be loaded again
         self._weights: dict[str, str] = {}
@@ -125,12 +127,16 @@ class Host:
     def load_fusion(self, artifact: art.Artifact, adapters: list[str]) -> str:
         """The fusion layer of ``artifact`` over ``adapters``; another artifact's fusion of the same adapters goes."""
         name = ",".join(adapters)
-        if self._fusions.get(name) != artifact.key:
+        loaded = (artifact.key, _weights_of(artifact))  # a copy replaced under the same key is loaded again
+        have = self._fusions.get(name)
+        if have is not None and have[0] == artifact.key and have[1] is None:  # trained here: its weights are these
+            self._fusions[name] = have = loaded
+        if have != loaded:
             self.drop_fusion(adapters)
             with self._damaged(artifact, "fusion", lambda: self.drop_fusion(adapters)):
                 self.model.load_adapter_fusion(str(artifact.path / "fusion"), load_as=name, with_head=False,
                                                use_safetensors=True)
-            self._fusions[name] = artifact.key
+            self._fusions[name] = loaded
         return name
 
     @staticmethod
@@ -177,8 +183,8 @@ class Host:
             self.model.delete_head(name)
         self._weights.pop(name, None)
 
-    def fusion_trained(self, adapters: list[str], key: str) -> None:
-        self._fusions[",".join(adapters)] = key
+    def fusion_trained(self, adapters: list[str], key: str, weights: str | None = None) -> None:
+        self._fusions[",".join(adapters)] = (key, weights)
 
     def activate(self, setup, head: str | None) -> None:
         model = self.model

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -44,12 +45,12 @@ def check_finite(path: Path, where: str) -> None:
     try:
         with safe_open(str(path), framework="numpy") as f:
             for name in f.keys():
-                t = f.get_tensor(name)
-                if t.dtype.kind in "fc" and not np.isfinite(t).all():
-                    bad = int(t.size - np.isfinite(t).sum())
-                    raise DataError(f"{where}: {path.name} holds {bad} non-finite value(s) (NaN or infinity) in "
-                                    f"tensor {name[:80]!r}", "these weights are unusable: install or train the "
-                                    "artifact again (a diverged training run: lower the learning rate)")
+                for t in _chunks(f, name):
+                    if t.dtype.kind in "fc" and not np.isfinite(t).all():
+                        bad = int(t.size - np.isfinite(t).sum())
+                        raise DataError(f"{where}: {path.name} holds {bad} non-finite value(s) (NaN or infinity) in "
+                                        f"tensor {name[:80]!r}", "these weights are unusable: install or train the "
+                                        "artifact again (a diverged training run: lower the learning rate)")
     except ModxferError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -68,15 +69,33 @@ def _finite_torch(path: Path, where: str) -> None:
 
     with safe_open(str(path), framework="pt") as f:
         for name in f.keys():
-            t = f.get_tensor(name)
-            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                raise DataError(f"{where}: {path.name} holds non-finite values (NaN or infinity) in tensor "
-                                f"{name[:80]!r}", "install or train the artifact again")
+            for t in _chunks(f, name):
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    raise DataError(f"{where}: {path.name} holds non-finite values (NaN or infinity) in tensor "
+                                    f"{name[:80]!r}", "install or train the artifact again")
+
+
+CHUNK_VALUES = 1 << 22  # values read at a time: a tensor is checked in slices of its rows, never held whole
+
+
+def _chunks(f, name: str):
+    """A tensor's values in slices of whole rows of at most ``CHUNK_VALUES`` (a file near the entry limit must not
+    be read into memory at once just to be checked)."""
+    sl = f.get_slice(name)
+    shape = sl.get_shape()
+    if len(shape) < 2 or math.prod(shape) <= CHUNK_VALUES:
+        yield f.get_tensor(name)
+        return
+    step = max(1, CHUNK_VALUES // max(1, math.prod(shape[1:])))
+    for lo in range(0, shape[0], step):
+        yield sl[lo:min(lo + step, shape[0])]  # safetensors refuses a slice past the end
 
 
 def _stamp(path: Path) -> list[int]:
+    # ctime too: `os.utime` can put an edited file's mtime back, but nothing sets its ctime (rsync --inplace -t, a
+    # restore that keeps times): such an edit must not pass as the verified file
     st = os.stat(path, follow_symlinks=False)
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def _read_sidecar(folder: Path) -> dict:
@@ -140,8 +159,9 @@ def verify(folder: Path, card: dict, files: list[str], where: str) -> dict:
         p = folder / rel
         stamp = _stamp(p)
         hit = cache.get(rel)
-        if isinstance(hit, list) and hit[:3] == stamp and len(hit) == 4 and (want is None or hit[3] == want[rel]):
-            sums[rel], seen[rel] = hit[3], hit
+        if (isinstance(hit, list) and len(hit) == len(stamp) + 1 and hit[:-1] == stamp
+                and (want is None or hit[-1] == want[rel])):
+            sums[rel], seen[rel] = hit[-1], hit
             continue
         digest = sha256_file(p)
         if want is not None and digest != want[rel]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store.cards import show
-from ..errors import DataError
+from ..errors import DataError, ModxferError
 
 KIND = "modxfer-results"
 VERSION = 1
@@ -144,7 +144,11 @@ def write_bundle(run_dir: str | os.PathLike, out: str | os.PathLike, *, data_dir
 # Limits checked from the file's size and the parquet footer before a row is read: a 512 KB parquet can declare
 # millions of rows (a decompression bomb). A sweep plans at most config.MAX_CELLS evaluation cells, one row each.
 MAX_ROWS = 200_000
-MAX_RESULT_BYTES = 512 << 20  # uncompressed, as the footer declares it: per-example outcomes are the bulk
+MAX_RESULT_BYTES = 128 << 20  # uncompressed, as the footer declares it (the committed study's: 3 MB)
+# Decoded, as rows are read: a dictionary-encoded column declares its one long value once, however many rows repeat
+# it (10 rows of one 45 MB string declared 47 MB and decoded to 450 MB), so the read itself is bounded too.
+MAX_DECODED_BYTES = 256 << 20
+_READ_ROWS = 4  # rows decoded at a time: at most 4 x MAX_RESULT_BYTES even if every row repeats the longest value
 
 
 def _check_rows(file: Path, rows, fix: str) -> None:
@@ -161,6 +165,27 @@ def _check_rows(file: Path, rows, fix: str) -> None:
     if md.num_rows > MAX_ROWS or declared > MAX_RESULT_BYTES:
         raise DataError(f"{file} declares {md.num_rows:,} rows and {declared:,} bytes uncompressed, more than a "
                         f"results table may have ({MAX_ROWS:,} rows, {MAX_RESULT_BYTES:,} bytes)", fix)
+
+
+def _read_bounded(file: Path, fix: str):
+    """The results table, decoded a few rows at a time and refused once it passes ``MAX_DECODED_BYTES``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(file)
+        batches, decoded = [], 0
+        for batch in pf.iter_batches(batch_size=_READ_ROWS):
+            decoded += batch.nbytes
+            if decoded > MAX_DECODED_BYTES:
+                raise DataError(f"{file} decodes to more than {MAX_DECODED_BYTES:,} bytes (a few rows repeating very "
+                                "long values), more than a results table may have", fix)
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=pf.schema_arrow).to_pandas()
+    except ModxferError:
+        raise
+    except (ValueError, OSError, KeyError, TypeError, pa.ArrowException) as e:
+        raise DataError(f"{file} cannot be read as a results table ({str(e)[:120]})", fix) from None
 
 
 def read_bundle(path: str | os.PathLike) -> Bundle:
@@ -203,10 +228,7 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     if results_digest != card.get("results_sha256"):
         raise DataError(f"{path / RESULTS} does not match the sha256 in {META} (changed or damaged)", fix)
     _check_rows(path / RESULTS, card.get("rows"), fix)
-    try:
-        df = pd.read_parquet(path / RESULTS)
-    except (ValueError, OSError, KeyError, TypeError) as e:
-        raise DataError(f"{path / RESULTS} cannot be read as a results table ({str(e)[:120]})", fix) from None
+    df = _read_bounded(path / RESULTS, fix)
     df = check_results(df, path / RESULTS, fix)
     sims = {}
     for measure, d in meta["similarity"].items():

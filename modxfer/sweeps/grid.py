@@ -34,11 +34,21 @@ def check_grid(targets, compositions, noise, seeds, where: str) -> int:
 def check_lexicons(targets, noise: tuple[str, ...], root, where: str) -> None:
     """Every code-switching cell needs Tatoeba pairs of its language to induce a lexicon from (evaluation does so
     on first use): refused here, before a run, rather than failing cell by cell."""
+    from pathlib import Path
+
+    from ..noise import parse_spec
     from ..noise.apply import applies_to_language
     from ..noise.codeswitch import tatoeba_code
 
     for spec in noise:
         if not spec.startswith("codeswitch"):
+            continue
+        given = parse_spec(spec).get("lexicon")
+        if given:  # a lexicon file of the user's own: it must exist; no Tatoeba pairs are needed then
+            if not Path(str(given)).expanduser().is_file():
+                raise ConfigError(f"{where}: noise {spec} names the lexicon file {given}, which does not exist",
+                                  "give the path of an existing lexicon file, or leave lexicon= out to induce one "
+                                  "from Tatoeba pairs")
             continue
         missing = []
         for t in targets:
@@ -52,5 +62,6 @@ def check_lexicons(targets, noise: tuple[str, ...], root, where: str) -> None:
         if missing:
             raise ConfigError(f"{where}: noise {spec} needs a code-switching lexicon for each language, and there are "
                               f"no Tatoeba pairs to induce one from for {show(missing, 200)}",
-                              "remove those languages or the codeswitch setting, or add their "
-                              "tatoeba/tatoeba.<iso3>-eng.{<iso3>,eng} files to the data directory")
+                              "remove those languages or the codeswitch setting, add their "
+                              "tatoeba/tatoeba.<iso3>-eng.{<iso3>,eng} files to the data directory, or give a lexicon "
+                              "of your own (codeswitch:RATE,lexicon=FILE)")
