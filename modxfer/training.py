@@ -333,6 +333,8 @@ def _save(plan: TrainingPlan, card: dict, session: "_Session", force: bool) -> a
     try:
         return art.save(plan.store, card, session.write, replace=force)
     except DataError:  # weights refused (non-finite): nothing worth keeping
+        # A diverged run is a failed cell, not a model flagged "not learned": a sweep marks it failed, and the cells
+        # that build on it blocked, rather than storing weights that would score at chance under a valid key.
         raise
     except ModxferError as e:  # the store cannot be written (io.cannot_write: full, read-only)
         failure = e

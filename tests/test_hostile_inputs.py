@@ -532,3 +532,60 @@ def test_issue25_13_the_zoo_readme_names_entries_the_index_has():
     text = (ROOT / "adapters_zoo" / "README.md").read_text()
     named = re.findall(r"zoo install ([A-Za-z0-9_.-]+-[0-9a-f]{8})", text)
     assert named and set(named) <= {e.name for e in Z.read_index(ROOT / "adapters_zoo")}, named
+
+
+# ------------------------------------------------------------------------------ 2, on the hub: limits before download
+def _fake_hub(monkeypatch, remote: Path, sizes=None):
+    """huggingface_hub's three calls `pull` makes, served from a local folder laid out as the repository is."""
+    import shutil
+    import types
+
+    import huggingface_hub
+
+    calls = []
+
+    def hf_hub_download(repo_id, filename, revision=None, token=None, local_dir=None):
+        calls.append(("file", filename))
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        return shutil.copy(remote / filename, Path(local_dir) / filename)
+
+    def snapshot_download(repo_id, revision=None, token=None, local_dir=None, allow_patterns=()):
+        calls.append(("snapshot", tuple(allow_patterns)))
+        for rel in allow_patterns:  # exact names: the only patterns pull passes
+            (Path(local_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(remote / rel, Path(local_dir) / rel)
+        return str(local_dir)
+
+    class HfApi:
+        def __init__(self, token=None):
+            pass
+
+        def model_info(self, repo_id, revision=None, files_metadata=False):
+            files = [p for p in remote.rglob("*") if p.is_file()]
+            return types.SimpleNamespace(siblings=[types.SimpleNamespace(
+                rfilename=str(p.relative_to(remote)), size=(sizes or {}).get(str(p.relative_to(remote)),
+                                                                               p.stat().st_size)) for p in files])
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "HfApi", HfApi)
+    return calls
+
+
+def test_a_hub_zoo_is_checked_from_its_index_and_sizes_before_anything_else_is_downloaded(zoo, tmp_path, monkeypatch):
+    from modxfer.store import hub
+
+    monkeypatch.setenv("MODXFER_CACHE", str(tmp_path / "cache"))
+    root, entry = zoo
+    (root / "junk.bin").write_bytes(b"x" * 1000)  # in the repository, listed nowhere: never downloaded
+    calls = _fake_hub(monkeypatch, root)
+    got = hub.pull("someone/zoo")
+    assert calls[0] == ("file", "index.json") and calls[-1][0] == "snapshot"
+    assert "junk.bin" not in calls[-1][1] and not (got / "junk.bin").exists()
+    assert Z.read_index(got) and all((got / e.path / rel).is_file() for e in Z.read_index(got) for rel in e.files)
+    # A listed file the hub says is larger than the index's size_bytes: refused before the snapshot is fetched.
+    big = f"{entry.path}/adapter/adapter.safetensors"
+    calls = _fake_hub(monkeypatch, root, sizes={big: 20 * GB})
+    with pytest.raises(ModxferError, match="size_bytes"):
+        hub.pull("someone/other-zoo")
+    assert [c[0] for c in calls] == ["file"]

@@ -6,6 +6,11 @@ far worse on repetitive text (a line of 8k words took 16 s, 100k words minutes),
 others. So the common prefix and suffix are matched first (linear), the part between is aligned exactly only while it
 is short (``EXACT_UNITS``), and past that its units are matched as multisets: the same count for substitutions,
 insertions and deletions, an overcount only for units moved within a line longer than any real example.
+
+Matching the prefix and suffix first can choose another alignment than one difflib pass over the whole line, even on
+short lines: on 2,561 sampled noisy sentences, 78 got a matched count a few characters different (e.g. 119 against
+122). Rates recorded by releases before this one can differ from rates computed now by that much; nothing compares
+rates across releases (they describe a setting, they are not tested).
 """
 from __future__ import annotations
 

@@ -55,18 +55,48 @@ def pull(source: str, *, revision: str | None = None, token: str | None = None) 
                               "pass a local zoo folder or an id such as user/modxfer-adapters")
         if revision is not None and not re.match(r"^[\w.-]{1,100}$", revision):
             raise ConfigError(f"revision {show(revision)} is not a branch, tag or commit", "pass e.g. main or a sha")
-        from huggingface_hub import snapshot_download
+        root = _download(source, revision, token, cache_dir() / "zoo" / source.replace("/", "--"))
+    read_index(root)
+    return root
 
+
+def _download(source: str, revision: str | None, token: str | None, local_dir: Path) -> Path:
+    """A hub zoo, limits before work: its index first (read with the local zoo's size cap and checks), then the
+    sizes the hub reports for the files it lists, each entry's against its ``size_bytes``, and only then those files
+    and nothing else. A hub repository is a stranger's folder: it is never downloaded whole."""
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+
+    from ..io import mark
+
+    def hub(what, call):
         try:
-            root = Path(snapshot_download(repo_id=source, revision=revision, token=token,
-                                          local_dir=cache_dir() / "zoo" / source.replace("/", "--"),
-                                          allow_patterns=["index.json", "*/*/**"]))
-            from ..io import mark
-
-            mark(root)  # `cache clear zoo` deletes only entries their writer marked
+            return call()
+        except ModxferError:
+            raise
         except Exception as e:  # offline, unknown repo, no access: all say the same to the user
-            raise ModxferError(f"could not download the zoo {source!r} from the Hugging Face Hub: "
+            raise ModxferError(f"could not download the zoo {source!r} from the Hugging Face Hub ({what}): "
                                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
                                "check the repository id and your connection, or pass a local zoo folder") from None
-    read_index(root)
+
+    hub("its index", lambda: hf_hub_download(source, INDEX, revision=revision, token=token,
+                                                          local_dir=local_dir))
+    entries = read_index(local_dir)
+    listed = {f"{e.path}/{rel}": e for e in entries for rel in e.files}
+    info = hub("the sizes of its files", lambda: HfApi(token=token).model_info(source, revision=revision,
+                                                                               files_metadata=True))
+    sizes = {f.rfilename: f.size for f in (info.siblings or [])}
+    for e in entries:
+        have = {rel: sizes.get(f"{e.path}/{rel}") for rel in e.files}
+        absent = [rel for rel, n in have.items() if n is None]
+        if absent:
+            raise DataError(f"hub zoo {source}: entry {e.name} lists {', '.join(absent[:3])}, which the repository "
+                            "does not hold", "pull another revision, or ask its publisher to push the zoo again")
+        if sum(have.values()) != e.size_bytes:
+            raise DataError(f"hub zoo {source}: entry {e.name}'s files hold {sum(have.values()):,} bytes on the hub, "
+                            f"but its index says size_bytes = {e.size_bytes:,}", "the zoo is damaged or was changed; "
+                            "ask its publisher to push it again")
+    root = Path(hub("the files its index lists", lambda: snapshot_download(repo_id=source, revision=revision, token=token,
+                                                          local_dir=local_dir,
+                                                          allow_patterns=[INDEX, *sorted(listed)])))
+    mark(root)  # `cache clear zoo` deletes only entries their writer marked
     return root
