@@ -7,6 +7,7 @@ backbone from disk once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -117,6 +118,8 @@ class Evaluator:
         for piece in pieces:
             a = art.find(self.store, piece.target, self._key(piece, settings))
             if a is None:
+                a = self._in_another_precision(piece, settings)
+            if a is None:
                 # the budget that piece trains with
                 own = settings.for_role(get_task(piece.target).role, piece.kind, piece.target)
                 frozen = piece.kind == "full" and settings.freeze_embeddings
@@ -131,6 +134,19 @@ class Evaluator:
             a.check_backbone(self.bb.weights_hash, self.bb.hidden_size, self.bb.model_id)
             found.append(a)
         return found
+
+    def _in_another_precision(self, piece: Composition, settings: TrainSettings) -> art.Artifact | None:
+        """The same training request made in another precision: a zoo entry or an artifact trained on another machine
+        (``--precision auto`` picks fp32 on one CPU, bf16 on another) is the same model, evaluated here in this
+        precision. The precision it was trained in stays on its card; the rows say the one it was evaluated in."""
+        for other in prec.TRAINED:
+            if other == settings.precision:
+                continue
+            a = art.find(self.store, piece.target, self._key(piece, dataclasses.replace(settings, precision=other)))
+            if a is not None:
+                log.warning("%s: found it trained in %s; evaluating it in %s", piece, other, self.precision)
+                return a
+        return None
 
     def _key(self, piece: Composition, settings: TrainSettings) -> str:
         # Computing a key reads and hashes the training data; a sweep asks for the same ones many times.

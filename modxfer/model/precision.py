@@ -15,6 +15,7 @@ from ..errors import ConfigError, ModxferError
 from ..io import atomic_write_text, cache_dir
 
 PRECISIONS = ("auto", "bf16", "fp32")
+TRAINED = ("fp32", "bf16")  # what an artifact can have been trained in: one request, found in either
 
 
 # The shape that dominates the embedded encoder's cost (its FFN: tokens x 384 by 384 x 1536); a larger backbone has
