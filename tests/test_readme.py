@@ -33,3 +33,21 @@ def test_the_readme_python_snippet_runs(tiny_base, data_dir, tmp_path, monkeypat
     assert scope["result"].rows and scope["baseline"].rows
     assert {r["lang"] for r in scope["result"].rows} == {"de", "hi", "zh"}
     assert (run / "report" / "report.md").is_file()
+
+
+def test_the_readme_noise_show_example_changes_its_text():
+    import shlex
+
+    from click.testing import CliRunner
+
+    from modxfer_cli.main import cli
+
+    line = next(x for x in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+                if x.startswith("modxfer noise show "))
+    args = shlex.split(line.split("#")[0])[1:]
+    text = args[-1]
+    res = CliRunner().invoke(cli, args, terminal_width=200)
+    assert res.exit_code == 0, res.output
+    row = next(x for x in res.output.splitlines() if x.count("│") >= 3)  # the table's row: clean │ noisy
+    clean, noisy = [c.strip() for c in row.strip("│ ").split("│")][:2]
+    assert clean == text and noisy != text

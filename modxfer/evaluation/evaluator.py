@@ -43,9 +43,31 @@ class EvalResult:
     rows: list[dict] = field(default_factory=list)
 
     def to_pandas(self):
+        """One row per (language, noise setting) with its metrics as columns; the per-example outcomes are not in
+        it (hundreds of values per cell): ``outcomes()`` gives them, one row per example."""
         import pandas as pd
 
-        return pd.DataFrame([{k: v for k, v in r.items() if k != "metrics"} | r["metrics"] for r in self.rows])
+        return pd.DataFrame([{k: v for k, v in r.items() if k not in ("metrics", "outcomes")} | r["metrics"]
+                             for r in self.rows])
+
+    def outcomes(self):
+        """One row per (language, noise setting, example): what each example contributed to its cell's score
+        (``modxfer.scoring.outcomes``: ``correct`` for accuracy, entity counts for seqeval, EM/F1 for QA)."""
+        import pandas as pd
+
+        from ..scoring.outcomes import FIELDS
+
+        out = []
+        for r in self.rows:
+            o = r.get("outcomes")
+            if not isinstance(o, dict):
+                continue
+            fields = FIELDS[o["metric"]]
+            for i, example in enumerate(o["ids"]):
+                out.append({"composition": r.get("composition"), "task": r.get("task"), "lang": r["lang"],
+                            "noise": r["noise"], "seed": r.get("seed"), "id": example,
+                            **{f: o[f][i] for f in fields}})
+        return pd.DataFrame(out)
 
     def average(self, noise: str = "clean") -> float | None:
         scores = [r["score"] for r in self.rows if r["noise"] == noise]
