@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "glibc defaults": {},
     "before (lean): 2 arenas, trim 128 MB": {"arena_max": 2, "trim_threshold": 128 * 2**20},
-    "now (fast): 1 arena, trim 32 MB, mmap 32 MB": None,  # modxfer.heap.KNOBS
+    "now (fast): 1 arena, trim 32 MB, mmap 32 MB": None,  # modxfer.model.heap.KNOBS
 }
 LAUNCH = """
 import json, sys
-from modxfer.heap import KNOBS, tune_malloc
+from modxfer.model.heap import KNOBS, tune_malloc
 knobs = json.loads(sys.argv[1])
 tune_malloc(KNOBS if knobs is None else knobs)
 from cli.main import cli

@@ -1,5 +1,5 @@
 """Two memory levers side by side: long training batches in parts (``training.MICRO_BATCH_TOKENS``) and the frozen
-vocabulary read row by row (``modxfer.lazy_embeddings``). The same `modxfer` command in one process per variant,
+vocabulary read row by row (``modxfer.model.lazy_embeddings``). The same `modxfer` command in one process per variant,
 after a warm-up (trunk and page cache warm), variants alternating within each repeat; wall time, training seconds,
 peak RSS (the process's own, from wait4; GB = KiB / 10^6) and the validation score.
 
@@ -34,11 +34,11 @@ LAUNCH = """
 import sys
 micro, lazy = int(sys.argv[1]), sys.argv[2] == "1"
 if not lazy:
-    import modxfer.lazy_embeddings as L
+    import modxfer.model.lazy_embeddings as L
     L.install = lambda *args, **kwargs: False
 import modxfer.training as T
 T.MICRO_BATCH_TOKENS = micro
-from modxfer.heap import tune_malloc
+from modxfer.model.heap import tune_malloc
 tune_malloc()
 from cli.main import cli
 cli(sys.argv[3:], prog_name="modxfer")

@@ -31,6 +31,7 @@ _LAZY = {
     "write_report": ("modxfer.report", "write_report"),
 }
 _SUBMODULES = {"tasks", "metrics", "languages", "backbone", "noise", "errors", "io", "composition", "training",
+               "store", "model", "scoring",
                "evaluation", "sweeps", "artifacts", "similarity", "analysis", "report", "zoo", "stats", "outcomes",
                "selection", "trunk", "competence"}
 
@@ -49,7 +50,10 @@ def __getattr__(name: str):
     return value
 
 
-# Old module path -> where it lives now. A moved package's submodules follow it (modxfer.backbone.embedded).
+# Old module path -> where it lives now. A moved package's submodules follow it (modxfer.backbone.embedded). Modules
+# that were renamed inside a package, not only moved (tasksim.compute -> similarity.engine, tasksim.runinfo ->
+# sweeps.runinfo, tasksim.bundle_refresh -> sweeps.bundle_similarity), get no alias: importing one would set the old
+# name on the new package (`modxfer.similarity.compute` is the measures' function) and shadow what is there.
 _MOVED = {
     **{f"modxfer.{m}": f"modxfer.store.{m}" for m in ("artifacts", "cards", "cache", "checksums", "zoo", "provenance")},
     "modxfer.zoo_hub": "modxfer.store.hub", "modxfer.zoo_publish": "modxfer.store.publish",
@@ -65,9 +69,9 @@ _MOVED = {
 
 
 def _moved(name: str) -> str | None:
-    for old, new in _MOVED.items():
+    for old in sorted(_MOVED, key=len, reverse=True):  # the longest match: a renamed submodule of a moved package
         if name == old or name.startswith(old + "."):
-            return new + name[len(old):]
+            return _MOVED[old] + name[len(old):]
     return None
 
 
@@ -75,7 +79,7 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports of an old path give the module at its new one: the same object, so patching either patches both."""
 
     def __init__(self):
-        self._own: dict[int, object] = {}
+        self._own: dict[str, object] = {}  # module name -> its own spec, kept (two old names may alias one module)
 
     def find_spec(self, fullname, path=None, target=None):
         if _moved(fullname) is None:
@@ -84,12 +88,14 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         module = importlib.import_module(_moved(spec.name))
-        self._own[id(module)] = module.__spec__
+        own = module.__spec__
+        if own is not None and own.name == module.__name__:  # never an alias's spec stamped by a concurrent import
+            self._own.setdefault(module.__name__, own)
         return module
 
     def exec_module(self, module):
         # importlib stamped the alias's spec on the module between create and exec: give it back its own.
-        module.__spec__ = self._own.pop(id(module), module.__spec__)
+        module.__spec__ = self._own.get(module.__name__, module.__spec__)
 
 
 if not any(isinstance(f, _MovedModules) for f in sys.meta_path):

@@ -2,7 +2,7 @@
 its uncertainty, and a statement only where the data supports one.
 
 Input: evaluation rows (a sweep's ``load_results(run_dir, outcomes=True)`` frame, or ``EvalResult.rows``), ideally
-with per-example ``outcomes`` (``modxfer.outcomes``): then every estimate carries a paired, stratified bootstrap
+with per-example ``outcomes`` (``modxfer.scoring.outcomes``): then every estimate carries a paired, stratified bootstrap
 distribution (``modxfer.stats``); rows without them get point estimates only, and no test.
 
 Every composition that uses intermediate tasks is compared with its baseline of the same kind without them: a
@@ -26,10 +26,10 @@ mean degradation to its mean room above the floor.
 Similarity belongs to an (intermediate, target) pair, so correlations use one point per pair, languages averaged
 (``stats.correlation``; "too few pairs" below ``stats.MIN_PAIRS``), and family effects are a slope interaction with
 language as the unit (``stats.slope_interaction``); both are computed with and without the pairs whose data share a
-source, and without models that did not learn (``modxfer.correlate``). Tests: each zero-shot gain, degradation and
+source, and without models that did not learn (``modxfer.analysis.correlate``). Tests: each zero-shot gain, degradation and
 robustness gain, each correlation and interaction gets a p-value; all are corrected together (Holm by default, or
 Benjamini-Hochberg) and only those that survive are findings. What is kept out of the tests, and why, is in
-``modxfer.hypotheses``: models that did not learn, noise that changed nothing, a side near chance (for
+``modxfer.stats.hypotheses``: models that did not learn, noise that changed nothing, a side near chance (for
 degradations), correlations that cannot reach significance.
 """
 from __future__ import annotations

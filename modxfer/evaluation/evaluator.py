@@ -190,7 +190,7 @@ class Evaluator:
                 self.host.release()  # two encoders never sit in memory together
                 model = full_encoder(self.bb, pieces[-1] if pieces else None, lazy=True, device=self.device)
                 if head is not None:
-                    with Host._damaged(target, "head", lambda: None):  # the model is dropped on failure
+                    with Host.damaged(target, "head", lambda: None):  # the model is dropped on failure
                         model.load_head(str(target.path / "head"), load_as=head, use_safetensors=True)
                     model.active_head = head
                 self._full = (key, model.to(self.device).eval())

@@ -57,17 +57,17 @@ def score(task: Task | str, rows: Sequence[dict], encode: Encode, lang: str, *, 
     if task.name == "bucc":
         if not calibration:
             raise DataError("BUCC needs its calibration rows (BUCC sample) to choose the mining threshold",
-                            "pass calibration=task.rows('calibration', lang) (see modxfer.retrieval.support)")
+                            "pass calibration=task.rows('calibration', lang) (see modxfer.evaluation.retrieval.support)")
         return _bucc(rows, list(calibration), encode, lang, cache)
     if task.name in ("lareqa", "mewslix"):
         if not candidates:
             raise DataError(f"{task.name} ranks against a candidate pool, and none was given",
-                            "pass candidates=task.rows('candidates', lang) (see modxfer.retrieval.support)")
+                            "pass candidates=task.rows('candidates', lang) (see modxfer.evaluation.retrieval.support)")
         pool = _encoded_pool(task.name, list(candidates), encode, cache)
         if task.name == "lareqa":
             return _lareqa(rows, list(candidates), pool, encode)
         return _mewslix(rows, list(candidates), pool, encode)
-    raise DataError(f"task {task.name!r} is not a retrieval target", "score it with modxfer.metrics.score")
+    raise DataError(f"task {task.name!r} is not a retrieval target", "score it with modxfer.scoring.metrics.score")
 
 
 # ------------------------------------------------------------------ shared

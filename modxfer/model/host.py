@@ -105,7 +105,7 @@ class Host:
         name = artifact.adapter_name
         self._stale(name, artifact)
         if name not in self.model.adapters_config:
-            with self._damaged(artifact, "adapter", lambda: self.drop(name)):
+            with self.damaged(artifact, "adapter", lambda: self.drop(name)):
                 self.model.load_adapter(str(artifact.path / "adapter"), load_as=name, with_head=False,
                                         use_safetensors=True)
             self._weights[name] = _weights_of(artifact)
@@ -115,7 +115,7 @@ class Host:
         name = artifact.adapter_name
         self._stale(name, artifact)
         if name not in self.model.heads:
-            with self._damaged(artifact, "head", lambda: name in self.model.heads and self.model.delete_head(name)):
+            with self.damaged(artifact, "head", lambda: name in self.model.heads and self.model.delete_head(name)):
                 self.model.load_head(str(artifact.path / "head"), load_as=name, use_safetensors=True)
             self._weights[name] = _weights_of(artifact)
         return name
@@ -133,7 +133,7 @@ class Host:
             self._fusions[name] = have = loaded
         if have != loaded:
             self.drop_fusion(adapters)
-            with self._damaged(artifact, "fusion", lambda: self.drop_fusion(adapters)):
+            with self.damaged(artifact, "fusion", lambda: self.drop_fusion(adapters)):
                 self.model.load_adapter_fusion(str(artifact.path / "fusion"), load_as=name, with_head=False,
                                                use_safetensors=True)
             self._fusions[name] = loaded
@@ -141,7 +141,7 @@ class Host:
 
     @staticmethod
     @contextlib.contextmanager
-    def _damaged(artifact: art.Artifact, part: str, undo):
+    def damaged(artifact: art.Artifact, part: str, undo):
         """A piece that will not load is a damaged artifact (a message with the fix), and leaves nothing behind:
         a half-loaded adapter would otherwise be found by name next time and run with random weights."""
         from ..errors import DataError, ModxferError

@@ -29,7 +29,7 @@ def predict(model, task: Task, rows: list[dict], head: str | None, *, tokenizer,
             forward: Forward | None = None):
     """Predictions in row order, in the form ``metrics.score`` takes for the task's metric.
 
-    ``model`` is a standalone model or the host (``modxfer.host.Host``); ``forward`` says how inputs reach it (with a
+    ``model`` is a standalone model or the host (``modxfer.model.host.Host``); ``forward`` says how inputs reach it (with a
     trunk, the host's upper layers read cached lower-layer states)."""
     feats = features if features is not None else featurize(task, rows, tokenizer, max_length)
     fwd = forward if forward is not None else Forward.plain(tokenizer.pad_token_id, precision, device)

@@ -1,6 +1,6 @@
 """The adapter model around a backbone: heads per head type, and decoding outputs into predictions.
 
-Adapter compositions share one model per process (``modxfer.host``); a fully fine-tuned encoder gets a fresh model.
+Adapter compositions share one model per process (``modxfer.model.host``); a fully fine-tuned encoder gets a fresh model.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def backbone(name: str) -> Backbone:
 def fresh_model(bb: Backbone):
     """A new adapter model of its own (loaded from disk, no adapters or heads): for fully fine-tuned encoders.
 
-    Adapter compositions share the process's host instead (``modxfer.host``); nothing keeps a template copy."""
+    Adapter compositions share the process's host instead (``modxfer.model.host``); nothing keeps a template copy."""
     from .host import load_model
 
     return load_model(bb.path)

@@ -151,7 +151,7 @@ def write_report(run_dir, out=None, *, similarity_examples: int | None = None, d
             "modxfer": __version__, "run_name": name, **source, "rows": len(df), "backbone": backbone,
             "similarity": {"method": "TextEmb (Vu et al. 2020) with anisotropy correction: cosine of mean sentence embeddings of "
                                      "English training inputs, centred on a fixed reference set of tasks "
-                                     "(modxfer.tasksim.reference), so a pair's value does not depend on the other "
+                                     "(modxfer.similarity.reference), so a pair's value does not depend on the other "
                                      "tasks compared"
                            if backbone["model_id"] else "given by the caller",
                            "examples": sim_examples,
@@ -211,7 +211,7 @@ def task_floors(artifacts: list[dict], tasks: list[str], data_dir=None) -> dict[
 
 def _selection_section(df, run_dir, out_dir, *, n_resamples: int, seed: int, data_dir=None, base=None, matrices=None,
                        analysis=None) -> tuple[str, dict] | None:
-    """The intermediate-task selection section (``modxfer.selection.report_section``); it reuses the report's
+    """The intermediate-task selection section (``modxfer.similarity.selection.report_section``); it reuses the report's
     analysis for the outcomes' bootstrap replicates instead of recomputing it, with the report's resamples and seed."""
     from ..errors import ModxferError
     from ..similarity import selection
@@ -289,7 +289,7 @@ def _markdown(card, df, analysis, artifacts, evidence, sims, plots, selection) -
     parts += R.noise_rate_section(df)
     parts += R.correlation_section(analysis)
     if selection:
-        parts += [selection[0], ""]  # intermediate-task selection (modxfer.selection)
+        parts += [selection[0], ""]  # intermediate-task selection (modxfer.similarity.selection)
     for title, fname in plots:
         parts.append(f"## {title}\n\n![{title}]({fname})\n")
     return "\n".join(parts)

@@ -43,7 +43,7 @@ QA_MAX_WORDS = 30  # longest context prefix tried as a QA answer (XTREME's max a
 def assess(task, rows: list[dict], preds, refs, *, lang: str = "en", seed: int = 0,
            n_resamples: int = N_RESAMPLES) -> dict:
     """Validation score (percent) with a percentile bootstrap CI over examples, chance, the floor, and the verdict."""
-    task = outcomes._task(task)
+    task = outcomes.task_of(task)
     record = outcomes.collect(task, rows, preds, refs, lang)
     score = outcomes.rescore(record)
     n = len(record["ids"])
@@ -73,7 +73,7 @@ def floor(task, rows: list[dict], refs, *, lang: str = "en", seed: int = 0) -> d
     """The score (percent) a model must beat to count as learned, on these references: ``floor``, a sentence
     saying how it was computed (``floor_method``) and, where several trivial predictors compete, each one's score
     (``floors``)."""
-    task = outcomes._task(task)
+    task = outcomes.task_of(task)
     if task.head == "tagging":
         return _tagging_floor(task, rows, refs, seed)
     if task.head == "extractive_qa":

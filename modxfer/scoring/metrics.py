@@ -11,7 +11,7 @@ Each metric mirrors the script XTREME runs, so numbers are comparable with publi
 - ``squad``: SQuAD v1.1 ``evaluate-v1.1.py`` (XQuAD, TyDiQA-GoldP).
 - ``mlqa``: MLQA ``mlqa_evaluation_v1.py`` with per-language articles and Chinese mixed segmentation.
 - ``bucc``: ``evaluate.py``'s ``bucc_f1``: precision, recall and F1 of the mined pairs against the gold pairs, as
-  sets (the threshold that selects the mined pairs is chosen in ``modxfer.retrieval``, as ``utils_retrieve.py``).
+  sets (the threshold that selects the mined pairs is chosen in ``modxfer.evaluation.retrieval``, as ``utils_retrieve.py``).
 - ``map@20``: mean average precision of the top 20 (``utils_lareqa.average_precision_at_k`` for LAReQA; with one gold
   entity per mention it equals ``utils_mewslix.mean_reciprocal_rank`` over the top 20, Mewsli-X's ``map@20``).
 

@@ -37,7 +37,7 @@ FIELDS = {"accuracy": ("correct",), "retrieval": ("correct",), "seqeval": ("tp",
           "squad": ("em", "f1"), "mlqa": ("em", "f1"), "bucc": ("tp", "n_pred", "n_gold"), "map@20": ("ap",)}
 
 
-def _task(task):
+def task_of(task):
     from ..tasks import get_task
 
     return get_task(task) if isinstance(task, str) else task
@@ -47,7 +47,7 @@ def collect(task, rows: Sequence[Mapping], preds: Any, refs: Any, lang: str | No
     """The outcome record of one evaluation cell: ``rows`` are the evaluated examples (each with an ``id``),
     ``preds``/``refs`` exactly what the task's metric was given (lists for classification, multiple choice,
     retrieval and tagging; {id: text} / {id: [gold texts]} for extractive QA)."""
-    task = _task(task)
+    task = task_of(task)
     kind = task.metric
     base = {"format": FORMAT, "metric": kind, "lang": lang}
     if kind == "squad" or kind == "mlqa":
@@ -86,7 +86,7 @@ def item_keys(task, outcomes: Mapping) -> list[str]:
     written before items were recorded); the ids themselves for a task whose languages hold different data."""
     if isinstance(outcomes.get("items"), list):
         return [str(k) for k in outcomes["items"]]
-    task = _task(task)
+    task = task_of(task)
     return [task.item_key(i) for i in outcomes["ids"]]
 
 
@@ -216,7 +216,7 @@ def chance(task, n: int | None = None) -> float:
     """Score (percent) of guessing: 1/labels for classification, 1/choices for multiple choice, 1/n sentences for
     retrieval; 0 for tagging and QA, where F1 has no guessing rate. The bar a trained model must clear on its own
     validation data is ``competence.floor`` (for F1 metrics, the best trivial predictor on the references)."""
-    task = _task(task)
+    task = task_of(task)
     if task.head == "classification" and task.labels:
         return 100.0 / len(task.labels)
     if task.head == "multiple_choice" and task.num_choices:

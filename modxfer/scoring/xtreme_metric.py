@@ -1,7 +1,7 @@
 """modxfer's XTREME metrics as a Hugging Face ``evaluate`` module, for pipelines built on ``evaluate``.
 
 This file is a local metric script: ``evaluate.load`` reads it from disk (no Hub access), and each configuration is
-a task name (or a metric kind) whose official XTREME metric ``modxfer.metrics`` computes::
+a task name (or a metric kind) whose official XTREME metric ``modxfer.scoring.metrics`` computes::
 
     import evaluate
     from modxfer import xtreme_metric
@@ -63,7 +63,7 @@ class XtremeMetric(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
         kind = _kind(self.config_name)
         return evaluate.MetricInfo(
-            description=f"XTREME's official {kind} metric for {self.config_name}, computed by modxfer.metrics",
+            description=f"XTREME's official {kind} metric for {self.config_name}, computed by modxfer.scoring.metrics",
             citation="Hu et al. 2020, XTREME; Ruder et al. 2021, XTREME-R",
             inputs_description=__doc__, features=FEATURES[kind],
             reference_urls=["https://github.com/google-research/xtreme/blob/master/evaluate.py"])

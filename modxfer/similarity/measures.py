@@ -4,9 +4,9 @@ Measures (``MEASURES``), all computed from a fixed sample of English *training* 
 measure needs them), never from evaluation data:
 
   textemb         TextEmb (Vu et al. 2020) corrected for anisotropy: centre, L2-normalise, average, centre again,
-                  cosine (``modxfer.tasksim.textemb``). Raw mean embeddings share one large direction, so their
+                  cosine (``modxfer.similarity.textemb``). Raw mean embeddings share one large direction, so their
                   cosines sit in a narrow high band that rewards typical text, not similar tasks. Both centrings use
-                  a fixed reference set of tasks (``modxfer.tasksim.reference``), never the tasks compared, so a
+                  a fixed reference set of tasks (``modxfer.similarity.reference``), never the tasks compared, so a
                   pair's value is a property of the pair: the same in ``modxfer similarity``, ``modxfer select``,
                   the report and a results bundle, whatever else is named. Refused when a reference task's data is
                   missing; the card names the reference (tasks, examples per task, sha256).
@@ -48,7 +48,7 @@ from .inputs import (EXAMPLES, MAX_LENGTH, check_trainable, digest, input_text, 
 
 MEASURES = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "taskemb", "cka", "cka-delta", "format")
 TRAINING_FREE = ("textemb", "textemb-raw", "textemb-whiten", "lexical", "format")
-# Measures centred (and whitened) on the fixed reference set (``modxfer.tasksim.reference``).
+# Measures centred (and whitened) on the fixed reference set (``modxfer.similarity.reference``).
 CENTRED = ("textemb", "textemb-whiten")
 # 3: the corrected TextEmb is centred on the fixed reference, not on the tasks compared; older entries are not reused.
 CACHE_VERSION = 3
@@ -95,14 +95,14 @@ def compute(measure: str, intermediates: Sequence[str], targets: Sequence[str] |
             lang: str | None = None, cache: bool = True, progress: bool = False) -> SimilarityMatrix:
     """The ``measure`` matrix of ``intermediates`` x ``targets`` (square over ``intermediates`` if None).
 
-    ``base`` is a backbone name/path or a loaded :class:`~modxfer.backbone.Backbone`. ``train`` (a
+    ``base`` is a backbone name/path or a loaded :class:`~modxfer.model.backbone.Backbone`. ``train`` (a
     :class:`~modxfer.training.TrainSettings`) says how taskemb and cka train their adapters (trained once, reused
     from ``store``); ``lang`` picks the probe language for cka.
 
     Raises:
         ConfigError: unknown measure, ``lang`` with a measure other than cka, bad settings.
         UnknownTaskError, DataError: unknown task, or one without training data; for textemb and textemb-whiten,
-            a task of the fixed reference set (``modxfer.tasksim.reference``) without usable training data.
+            a task of the fixed reference set (``modxfer.similarity.reference``) without usable training data.
     """
     from . import engine as impl
     from . import reference as R

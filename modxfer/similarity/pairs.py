@@ -48,7 +48,7 @@ def pair_similarity(tasks: Iterable[tuple[str, str]], matrix) -> dict:
 
 def similarity_for(tasks: Iterable[tuple[str, str]], backbone, examples: int | None = None, data_dir=None) -> dict:
     """{(intermediate, target): similarity} for the given pairs: the anisotropy-corrected TextEmb (Vu et al. 2020,
-    centred on the fixed reference set of ``modxfer.tasksim.reference``, so a pair's value does not depend on the
+    centred on the fixed reference set of ``modxfer.similarity.reference``, so a pair's value does not depend on the
     other pairs asked for; the raw cosine sits near 1 for every pair and cannot tell tasks apart)."""
     pairs = list(dict.fromkeys(tasks))
     return pair_similarity(pairs, similarity_matrices(pairs, backbone, examples, data_dir).get("textemb"))

@@ -24,7 +24,7 @@ def report_section(results, run=None, out_dir=None, *, measures=None, base=None,
     a measure that cannot be computed is reported as skipped, not raised. ``matrices`` ({measure: SimilarityMatrix},
     e.g. a results bundle's) are used as given instead of computing them. ``analysis`` (the report's
     ``modxfer.analysis.Analysis`` of the same rows) supplies the outcomes' bootstrap replicates; without it they are
-    computed here from the rows' per-example outcomes (see :func:`modxfer.selection.evaluate`).
+    computed here from the rows' per-example outcomes (see :func:`modxfer.similarity.selection.evaluate`).
     """
     from . import measures as S
     from .evaluating import evaluate

@@ -1,5 +1,5 @@
-"""The selection table behind :func:`modxfer.selection.evaluate`: NDCG@k and Regret@k per measure, outcome, target,
-scope and same-source choice, with bootstrap intervals (see :mod:`modxfer.tasksim.replicates` for what a replicate
+"""The selection table behind :func:`modxfer.similarity.selection.evaluate`: NDCG@k and Regret@k per measure, outcome, target,
+scope and same-source choice, with bootstrap intervals (see :mod:`modxfer.similarity.replicates` for what a replicate
 resamples)."""
 
 from __future__ import annotations

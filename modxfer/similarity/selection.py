@@ -34,7 +34,7 @@ Scopes: a target averaged over its languages, per language family, per language,
 Intervals: bootstrap replicate b resamples the scope's languages and, where they exist, also takes replicate b of
 every outcome (the paired per-example bootstrap of ``modxfer.analysis``) and of every similarity value (the
 measure's bootstrap over its sampled inputs); without them those are held fixed, and the evaluation's ``notes``
-say so. Correlations: see :mod:`modxfer.tasksim.correlating`.
+say so. Correlations: see :mod:`modxfer.similarity.correlating`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ of a and b. The corrected variants remove c before comparing:
           shrunk towards the identity so a few thousand sentences in a few hundred dimensions stay well conditioned).
   none    the raw TextEmb: cosine of the plain mean embeddings; no reference.
 
-The **reference** (both centring steps, and the whitening) is a fixed set of tasks (``modxfer.tasksim.reference``),
+The **reference** (both centring steps, and the whitening) is a fixed set of tasks (``modxfer.similarity.reference``),
 not the tasks compared: centring over the tasks compared made a pair's value depend on its company (two tasks
 centre to +v and -v, cosine -1 whatever they are). With a fixed reference a task's vector depends only on its own
 sentences, and a pair's value only on the pair.

@@ -9,7 +9,7 @@ carry the estimate and give intervals and tests on request.
 - ``similarity``: Spearman's rho over (intermediate, target) pairs and the family x similarity interaction, both
   with permutation p-values (exact when the orderings are few, adaptive otherwise).
 
-Imports only downward: ``modxfer.outcomes`` (per-example sums and official metrics) and ``modxfer.errors``.
+Imports only downward: ``modxfer.scoring.outcomes`` (per-example sums and official metrics) and ``modxfer.errors``.
 """
 from .bootstrap import Bootstrap, Cell, influence, paired_bootstrap
 from .correction import (CORRECTION_NAMES, CORRECTIONS, adjust, benjamini_hochberg, corrected_alpha, holm,

@@ -1,5 +1,5 @@
 """The resampling plan behind every number of a report: a paired bootstrap over per-example outcomes
-(``modxfer.outcomes``), clustered where test sets are translations of one another.
+(``modxfer.scoring.outcomes``), clustered where test sets are translations of one another.
 
 A *space* is what one draw resamples. For a task whose languages hold different data (UD-POS treebanks, PAN-X
 sentences, Tatoeba pairs) each language is its own space, drawn independently. For a parallel task (XNLI, PAWS-X,
@@ -132,7 +132,7 @@ class Bootstrap:
         for r in records[1:]:
             if list(r["ids"]) != ids:
                 raise DataError(f"records of space {space!r} are not aligned by example id",
-                                "align them with modxfer.outcomes.align before resampling")
+                                "align them with modxfer.scoring.outcomes.align before resampling")
         return ids
 
     @staticmethod

@@ -1,6 +1,6 @@
 """The zoo on the Hugging Face Hub: ``push`` uploads a verified zoo folder (its index and the files it lists, nothing
 else); ``pull`` brings a hub repository's zoo into the cache, or takes a local folder as it is. Both end in the same
-checks as a local zoo (``modxfer.zoo.read_index``, ``verify``), so a downloaded zoo is trusted no more than a local one.
+checks as a local zoo (``modxfer.store.zoo.read_index``, ``verify``), so a downloaded zoo is trusted no more than a local one.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Publishing into an adapter zoo (``modxfer.zoo`` describes the layout and the trust model; re-exported there).
+"""Publishing into an adapter zoo (``modxfer.store.zoo`` describes the layout and the trust model; re-exported there).
 
 What is published is what install would accept: only the files an artifact of its kind consists of (exact names,
 plain files, none with a second hard link: its content may be a file outside the artifact), each hashed as it is

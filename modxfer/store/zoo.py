@@ -20,7 +20,7 @@ its task a registered task), and the index agreeing with the card (base, composi
 Only the files an artifact consists of are copied, symlinks never followed, weight files opened with safetensors
 before anything is stored, and nothing is written outside the zoo folder or the store.
 Fully fine-tuned encoders (STILTs) are not zoo material (hundreds of MB): share them as hub models.
-Weights are part of an artifact's identity (``modxfer.checksums``): an entry whose weights differ from the store's copy
+Weights are part of an artifact's identity (``modxfer.store.checksums``): an entry whose weights differ from the store's copy
 of the same key is refused unless forced, and non-finite weights are never installed. Limits are checked before any
 work: the index's and card's sizes, and the files' sizes against the index's ``size_bytes`` before a byte is hashed.
 The index and its entries: ``store.entries``; publishing: ``store.publish``; pushing to and pulling from the Hugging

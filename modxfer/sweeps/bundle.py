@@ -1,7 +1,7 @@
 """A run's results as a portable bundle: everything `modxfer report` reads, without artifacts, caches or sweep.db.
 
     results.parquet   one row per evaluation cell x language x noise setting (``load_results`` columns), with the
-                      row's per-example outcomes (``modxfer.outcomes``) as JSON text
+                      row's per-example outcomes (``modxfer.scoring.outcomes``) as JSON text
     run.json          how the results were made: the run's name and config, the cells per status, each trained
                       model's competence record, the similarity matrices the report relates results to (measured
                       once, with the backbone, when the bundle is written), and the sha256 of results.parquet

@@ -3,7 +3,7 @@ machine), and its checksums only say that it was not changed after it was writte
 what `modxfer report` reads. Every check fails with a DataError naming the file, the column or field, and the fix.
 
     results.parquet   the columns of ``results.load_results`` (RESULT_COLUMNS below, then ``metrics.<name>`` numbers)
-                      and ``outcomes``: JSON text of a ``modxfer.outcomes`` record, or null
+                      and ``outcomes``: JSON text of a ``modxfer.scoring.outcomes`` record, or null
     run.json          ``counts`` (cell kind -> status -> number of cells), ``artifacts`` (ARTIFACT_FIELDS, with a
                       competence record of COMPETENCE_FIELDS or null), ``similarity`` (measure -> SIMILARITY_FIELDS)
 """

@@ -43,7 +43,7 @@ from ..store.cards import finite, show
 from ..composition import KINDS, Composition
 from ..errors import ConfigError, ModxferError
 
-# Mirrors modxfer.precision.PRECISIONS, which imports torch; `sweep plan` should not pay for that.
+# Mirrors modxfer.model.precision.PRECISIONS, which imports torch; `sweep plan` should not pay for that.
 # tests/test_sweeps.py keeps the two equal.
 PRECISIONS = ("auto", "bf16", "fp32")
 

@@ -26,7 +26,7 @@ def load_results(run_dir: str | os.PathLike, *, outcomes: bool = False):
     scored), cell (its key), noise_rate and noise_words_rate (share of characters / words the noise changed; NaN for
     clean rows and runs that did not record it), competence (whether the trained models the cell uses learned: see
     ``LEARNED`` and friends), then every metric the task reports as ``metrics.<name>``. With ``outcomes`` an
-    ``outcomes`` column holds each row's per-example outcomes (``modxfer.outcomes``), None where the run has none.
+    ``outcomes`` column holds each row's per-example outcomes (``modxfer.scoring.outcomes``), None where the run has none.
     """
     import pandas as pd
 

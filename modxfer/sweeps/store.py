@@ -6,7 +6,7 @@ status, export and results report. A cell's results and its 'done' status are wr
 process killed at any instant leaves either both or neither.
 
 Alongside each result row, ``row_details`` keeps what the report's statistics need: the row's per-example outcomes
-(``modxfer.outcomes``; zlib-compressed JSON, never pickle) and the realised noise rates. It is written in the same
+(``modxfer.scoring.outcomes``; zlib-compressed JSON, never pickle) and the realised noise rates. It is written in the same
 transaction as the row. Runs made before it existed simply have no details: readers get None and say so.
 """
 
