@@ -41,10 +41,19 @@ class _Group(click.Group):
             sys.exit(2)
 
 
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one readable line, the way the CLI writes its other messages (Python's default shows the file,
+    line number and source line of the code that warned: noise for a user, and a multi-line block in a log)."""
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modxfer")
 def cli():
     """modxfer: modular cross-lingual transfer with adapters."""
+    import warnings
+
+    warnings.formatwarning = _one_line
 
 
 cli.add_command(tasks)

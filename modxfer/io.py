@@ -419,3 +419,11 @@ def mark(entry: str | os.PathLike) -> None:
 def marker_of(entry: Path) -> Path:
     """The marker beside a marked file (a folder's is inside it)."""
     return entry.parent / f".{entry.name}{MARKER}"
+
+
+def progress_interval() -> float:
+    """Seconds between progress-bar updates: a terminal redraws one line in place, but into a file or a pipe every
+    update is a new line (a 7-minute training wrote thousands), so there an update every 30 s."""
+    import sys
+
+    return 0.1 if sys.stderr.isatty() else 30.0

@@ -29,6 +29,7 @@ from .model.batching import loss_units, micro_batches, train_batches
 from .store.cards import FROZEN_PARTS, finite
 from .composition import Composition
 from .errors import AdapterMismatchError, ConfigError, DataError, ModxferError
+from .io import progress_interval
 from .model.features import featurize, length
 from .model.inference import predict, references
 from .model.forward import Forward
@@ -527,7 +528,8 @@ def _fit(session: _Session, plan: TrainingPlan, *, progress: bool) -> dict:
     sched = get_linear_schedule_with_warmup(opt, int(WARMUP * total), total)
     session.model.train()
     losses, step, epoch, tokens = [], 0, 0, 0
-    bar = tqdm(total=total, desc=f"train {plan.comp}", unit="step", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=f"train {plan.comp}", unit="step", disable=not progress, leave=False,
+               mininterval=progress_interval())
     while step < total:
         for idx in train_batches(lengths, s.batch_size, s.seed, epoch):
             if step >= total:
@@ -545,7 +547,7 @@ def _fit(session: _Session, plan: TrainingPlan, *, progress: bool) -> dict:
             step += 1
             bar.update(1)
             if losses:
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)  # drawn at the bar's interval
         epoch += 1
     bar.close()
     session.model.eval()

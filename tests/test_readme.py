@@ -51,3 +51,31 @@ def test_the_readme_noise_show_example_changes_its_text():
     row = next(x for x in res.output.splitlines() if x.count("│") >= 3)  # the table's row: clean │ noisy
     clean, noisy = [c.strip() for c in row.strip("│ ").split("│")][:2]
     assert clean == text and noisy != text
+
+
+def test_cli_warnings_are_one_readable_line():
+    import warnings
+
+    from click.testing import CliRunner
+
+    from modxfer_cli.main import cli
+
+    before = warnings.formatwarning
+    try:
+        assert CliRunner().invoke(cli, ["tasks"]).exit_code == 0
+        text = warnings.formatwarning(UserWarning("word_dropout noise would merge or split tokens;\n tagging examples "
+                                                  "are left unchanged"), UserWarning, "/x/evaluator.py", 203, "rows = ...")
+        assert text == ("warning: word_dropout noise would merge or split tokens; tagging examples are left "
+                        "unchanged\n")  # no file, line number or source line
+    finally:
+        warnings.formatwarning = before
+
+
+@pytest.mark.e2e
+def test_training_progress_into_a_file_is_a_few_lines(tiny_base, data_dir, tmp_path, capfd):
+    from modxfer.training import train
+
+    train("xnli", base=tiny_base, store=tmp_path / "s", data_dir=data_dir, progress=True, examples=96, epochs=2.0,
+          batch_size=8)  # 24 steps: one line each into a file before
+    lines = [x for x in capfd.readouterr().err.replace("\r", "\n").splitlines() if "train xnli" in x]
+    assert 1 <= len(lines) <= 5, lines

@@ -25,7 +25,7 @@ from ..composition import Composition
 from ..errors import ConfigError, ModxferError
 from ..model.features import featurize
 from ..model.inference import embed, predict, references
-from ..io import atomic_write_text
+from ..io import atomic_write_text, progress_interval
 from ..model.forward import Forward
 from ..model.host import Host, host_for
 from ..model.modeling import backbone
@@ -303,7 +303,8 @@ class Evaluator:
         from tqdm.auto import tqdm
 
         grid = [(lang, spec) for spec in specs for lang in langs]
-        for lang, spec in tqdm(grid, desc=f"eval {comp}", disable=not progress, leave=False):
+        for lang, spec in tqdm(grid, desc=f"eval {comp}", disable=not progress, leave=False,
+                               mininterval=progress_interval()):
             t0 = time.perf_counter()
             rows, feats = self.inputs(task_obj, lang, spec, seed, examples)
             if spec.name == "adversarial":
