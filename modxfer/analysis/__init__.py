@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -288,7 +288,7 @@ def analyse(rows, similarity: Mapping[tuple[str, str], float] | Callable[[str, s
                             "correction's first step, conservative): the effect a comparison needs to be found with "
                             f"{S.POWER:.0%} power before and after correction",
                 "rows": len(df), "rows_with_outcomes": cells.with_outcomes,
-                "floors": {t: study.floor[k] for k in study.floor for t in [k[0]]},
+                "floors": {task: floor for (task, _), floor in study.floor.items()},
                 "floors_note": "rel_degradation = degradation / (clean score - floor); floor per task as given "
                                "(competence floor), else chance"}
     return Analysis(table, corr, inter, tests, sims, list(dict.fromkeys(cells.notes + study.notes)), settings,

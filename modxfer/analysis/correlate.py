@@ -36,8 +36,7 @@ SUBSETS = {"with": "same-source pairs included", "without": "same-source pairs l
            "none": "no same-source pair"}
 
 
-def is_same_source(intermediate: str, target: str) -> bool:
-    return same_source(intermediate, target)
+is_same_source = same_source  # the name the report and the analysis use
 
 
 def _subsets(pairs) -> list[tuple[str, list]]:

@@ -5,14 +5,13 @@ expectation), which tables cells are vacuous, and the measured outcomes a rankin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from .ranking import expected_metrics
-from ..tasks.sources import MARK as SAME_SOURCE_MARK  # the one mark for a same-source pair
+from ..tasks.sources import MARK as SAME_SOURCE_MARK  # noqa: F401  (the one mark for a same-source pair)
 
 OUTCOMES = ("clean_gain", "noisy_score", "robustness_gain")
 KS = (1, 3)

@@ -195,8 +195,6 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     Raises:
         DataError: a file is missing, damaged, changed since it was written, or not shaped as a bundle's.
     """
-    import pandas as pd
-
     from ..io import read_json, sha256_file
     from ..similarity.matrix import SimilarityMatrix
     from .bundle_schema import check_meta, check_results
